@@ -1,0 +1,8 @@
+"""Model registry, ResNet family, backbones and complexity counts."""
+
+from restoolkit.models import resnet as _resnet  # noqa: F401  (registers the ResNet family)
+from restoolkit.models.backbone import backbone
+from restoolkit.models.complexity import count_macs, count_params
+from restoolkit.models.registry import available, create, entry, register
+
+__all__ = ["available", "backbone", "count_macs", "count_params", "create", "entry", "register"]
