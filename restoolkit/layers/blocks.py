@@ -233,6 +233,8 @@ class ResidualBlock(keras.layers.Layer):
 
         Diagnostics use it to measure ``‖F(x)‖ / ‖x‖``; for a plain block ``identity`` is ``None``.
         """
+        if not hasattr(self, "convs"):  # called before the layer was built (not during build)
+            self.build(tuple(inputs.shape))
         x_pre = self._pre(inputs, training)
         y = self._branch(x_pre, training)
         if self.scale is not None:

@@ -63,6 +63,8 @@ class ResidualDense(keras.layers.Layer):
         factories.build_sublayers(self, input_shape)
 
     def residual_parts(self, inputs, training=False):
+        if not hasattr(self, "dense1"):  # called before the layer was built (not during build)
+            self.build(tuple(inputs.shape))
         y = inputs if self.norm is None else self.norm(inputs, training=training)
         y = self.dense1(y)
         if self.act is not None:

@@ -81,8 +81,10 @@ class Shortcut(keras.layers.Layer):
         if self.kind in ("projection", "avg_down"):
             conv_stride = self.stride if self.kind == "projection" else 1
             if self.kind == "avg_down" and self.stride > 1:
+                # Pooled in float32: TensorFlow has no float16 AvgPool3D kernel on CPU, and the
+                # cost is negligible (one pooling per stage).
                 self.pool = factories.avg_pool_class(rank)(
-                    pool_size=self.stride, strides=self.stride, padding="same", name="pool", dtype=self.dtype_policy
+                    pool_size=self.stride, strides=self.stride, padding="same", name="pool", dtype="float32"
                 )
             self.conv = factories.conv_class(rank)(
                 filters, 1, strides=conv_stride, use_bias=self.use_bias, name="conv", dtype=self.dtype_policy

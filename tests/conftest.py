@@ -1,0 +1,41 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from pathlib import Path  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy_and_seed():
+    """Every test starts in float32 with fixed seeds, whatever the previous one left behind."""
+    keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(0)
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def randomize_norm_statistics(model, seed=0):
+    """Gives every batch norm non-trivial statistics so weight-transfer tests can fail."""
+    r = np.random.default_rng(seed)
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.built:
+            shape = layer.get_weights()[0].shape
+            layer.set_weights([
+                r.uniform(0.5, 1.5, shape).astype("float32"),
+                r.normal(0, 0.1, shape).astype("float32"),
+                r.normal(0, 0.1, shape).astype("float32"),
+                r.uniform(0.5, 1.5, shape).astype("float32"),
+            ])
