@@ -2,7 +2,14 @@ import keras
 import numpy as np
 import pytest
 
-from restoolkit.layers import LayerScale, ResidualDense, ReZero, SqueezeExcite, StochasticDepth, TransformerBlock
+from restoolkit.layers import (
+    LayerScale,
+    ResidualDense,
+    ReZero,
+    SqueezeExcite,
+    StochasticDepth,
+    TransformerBlock,
+)
 
 
 def test_stochastic_depth_keeps_or_drops_whole_samples(rng):

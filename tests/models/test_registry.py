@@ -1,0 +1,132 @@
+"""The whole registry under one contract, plus the architecture facts each variant must reproduce."""
+
+import keras
+import numpy as np
+import pytest
+
+import restoolkit as rt
+from restoolkit.models import count_macs, count_params, create, entry
+
+# Trainable parameter counts at 224x224x3 / 1000 classes (torchvision, timm, keras.applications), and
+# CIFAR option-A counts at 10 classes (He et al. 2016, table 6).
+TRAINABLE = {
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+    "resnet50_v1": 25_583_592,
+    "resnet50_v2": 25_568_360,
+    "resnet50d": 25_576_264,  # timm
+    "wide_resnet50_2": 68_883_240,  # torchvision
+    "resnext50_32x4d": 25_028_904,  # torchvision
+    "seresnet50": 28_088_024,  # timm
+    "cifar_resnet20": 269_722,
+    "cifar_resnet32": 464_154,
+    "cifar_resnet44": 658_586,
+    "cifar_resnet56": 853_018,
+    "cifar_resnet110": 1_727_962,
+}
+TOTAL = {"resnet50_v1": 25_636_712, "resnet50_v2": 25_613_800}
+
+
+@pytest.mark.parametrize("name", sorted(TRAINABLE))
+def test_parameter_counts_are_exact(name):
+    counts = count_params(create(name))
+    assert counts["trainable"] == TRAINABLE[name]
+    if name in TOTAL:
+        assert counts["total"] == TOTAL[name]
+
+
+def test_resnet50_v1_matches_keras_applications_counts():
+    ours = count_params(create("resnet50_v1"))
+    theirs = keras.applications.ResNet50(weights=None)
+    assert ours["total"] == theirs.count_params()
+    assert ours["trainable"] == sum(int(np.prod(w.shape)) for w in theirs.trainable_weights)
+
+
+@pytest.mark.parametrize("name,gmacs", [("resnet18", 1.814), ("resnet50", 4.089), ("resnet34", 3.664)])
+def test_macs(name, gmacs):
+    assert count_macs(create(name)) / 1e9 == pytest.approx(gmacs, abs=0.002)
+
+
+def test_plain_twins_have_the_same_layers_without_shortcuts():
+    plain, res = create("cifar_plain20"), create("cifar_resnet20")
+    # Option A shortcuts have no parameters: the twins have exactly the same weights.
+    assert count_params(plain) == count_params(res)
+    assert [layer.name for layer in plain.layers] == [layer.name for layer in res.layers]
+    assert all(not layer.residual for layer in plain.layers if layer.name.startswith("stage"))
+    # ImageNet twins lose the projection shortcuts' parameters only.
+    assert count_params(create("plain18"))["trainable"] == TRAINABLE["resnet18"] - (8_448 + 33_280 + 132_096)
+
+
+def test_registry_names_required_by_the_spec():
+    required = {
+        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet50d", "resnet50_v1", "resnet101_v1",
+        "resnet152_v1", "resnet50_v2", "resnet101_v2", "resnet152_v2", "wide_resnet50_2", "resnext50_32x4d",
+        "cifar_resnet20", "cifar_resnet32", "cifar_resnet44", "cifar_resnet56", "cifar_resnet110",
+        "cifar_resnet1202", "plain18", "plain34", "cifar_plain20", "cifar_plain32", "cifar_plain44",
+        "cifar_plain56", "cifar_plain110", "resnet10_3d", "resnet18_3d", "resnet34_3d", "resnet50_3d",
+    }
+    assert required <= set(rt.available())
+
+
+def test_overrides_reach_every_block():
+    model = create("resnet18", input_shape=(32, 32, 3), num_classes=4, shortcut="avg_down", drop_path_rate=0.2,
+                   residual_scaling="layerscale", attn_layer="se", norm_layer={"name": "group_norm", "groups": 8},
+                   act_layer="swish", zero_init_residual=True)
+    blocks = [layer for layer in model.layers if layer.name.startswith("stage")]
+    assert len(blocks) == 8
+    assert [b.shortcut.kind for b in blocks].count("avg_down") == 3
+    np.testing.assert_allclose([b.drop_path for b in blocks], np.linspace(0, 0.2, 8), atol=1e-7)
+    for b in blocks:
+        cfg = b.get_config()
+        assert cfg["branch_scale"] == "layerscale" and cfg["attn_layer"] == "se" and cfg["act_layer"] == "swish"
+        assert cfg["norm_layer"] == {"name": "group_norm", "groups": 8} and cfg["zero_init_residual"]
+        assert isinstance(b.norms[0], keras.layers.GroupNormalization)
+
+
+def test_decayed_identity_falls_linearly_over_depth():
+    model = create("cifar_resnet20", residual_scaling="decayed", decay_min=0.4)
+    scales = [layer.identity_scale for layer in model.layers if layer.name.startswith("stage")]
+    np.testing.assert_allclose(scales, np.linspace(1.0, 0.4, 9))
+
+
+def test_option_b_is_selectable_for_cifar():
+    a = create("cifar_resnet20")
+    b = create("cifar_resnet20", shortcut="projection")
+    assert {layer.shortcut.kind for layer in a.layers if layer.name.startswith("stage")} == {"identity", "zero_pad"}
+    assert count_params(b)["trainable"] > count_params(a)["trainable"]
+
+
+def test_bad_names_and_overrides_are_refused():
+    with pytest.raises(KeyError, match="unknown model 'resnet19'"):
+        create("resnet19")
+    with pytest.raises(TypeError, match="shortcutt"):
+        create("resnet18", shortcutt="avg_down")
+    with pytest.raises(ValueError, match="plain network"):
+        create("plain18", drop_path_rate=0.1)
+    with pytest.raises(ValueError, match="residual_scaling"):
+        create("resnet18", residual_scaling="fixup")
+
+
+def _small_shape(name):
+    return (16, 16, 16, 1) if name.endswith("_3d") else (32, 32, 3)
+
+
+@pytest.mark.parametrize("name", rt.available(tag=None))
+def test_every_entry_builds_predicts_and_round_trips(name, tmp_path):
+    shape = _small_shape(name)
+    model = create(name, input_shape=shape, num_classes=5)
+    x = np.random.default_rng(0).normal(size=(2, *shape)).astype("float32")
+    # Training mode normalises with batch statistics: finite outputs even for ResNet-1202 at init.
+    y = np.asarray(model(x, training=True))
+    assert y.shape == (2, 5)
+    np.testing.assert_allclose(y.sum(1), 1, rtol=1e-5)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    for a, b in zip(model.weights, loaded.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_array_equal(np.asarray(loaded(x, training=True)), y)
+    assert entry(name).name == name
