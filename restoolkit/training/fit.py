@@ -1,0 +1,325 @@
+"""``fit``: one training entry point for every domain, on one CPU, many GPUs or many machines."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from restoolkit.training.callbacks import AtomicCheckpoint, ResumableHistory, StopOnNonFiniteLoss
+from restoolkit.training.strategy import is_chief
+from restoolkit.training.strategy import strategy as make_strategy
+
+MIXED_POLICIES = (None, "float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns."""
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    run_dir: Path
+    strategy: Any
+    global_batch_size: int
+
+
+def _build_model(model, model_kwargs):
+    """Builds ``model`` (a registry name, a zero-argument callable, or a model) in the current scope."""
+    if isinstance(model, str):
+        from restoolkit.models import create
+
+        return create(model, **(model_kwargs or {}))
+    if isinstance(model, keras.Model):
+        if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            # Variables must be created under the strategy: rebuild, then copy the weights.
+            clone = keras.models.clone_model(model)
+            clone.set_weights(model.get_weights())
+            return clone
+        return model
+    if callable(model):
+        return model(**(model_kwargs or {}))
+    raise TypeError(f"model must be a registry name, a callable or a keras.Model, got {type(model).__name__}")
+
+
+def _output_is_probability(model) -> bool:
+    activation = getattr(model.layers[-1], "activation", None)
+    return getattr(activation, "__name__", "") in ("softmax", "sigmoid")
+
+
+def _epoch_shuffled_batches(arrays, *, global_batch: int, seed: int, start_epoch: int):
+    """Batches of in-memory arrays, reshuffled every epoch by a stateless permutation of ``(seed, epoch)``.
+
+    Unlike ``Dataset.shuffle(reshuffle_each_iteration=True)``, whose order changes when a strategy
+    rewrites the pipeline, the order depends only on the seed and the epoch: one device and two
+    mirrored replicas see the same global batches, and a resumed run sees the batches it would have
+    seen without the interruption. The dataset repeats; ``fit`` bounds it with ``steps_per_epoch``.
+    """
+    n = len(arrays[0])
+    tensors = tuple(tf.constant(a) for a in arrays)
+
+    def one_epoch(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(global_batch)
+
+    ds = tf.data.Dataset.range(start_epoch, start_epoch + 1_000_000).flat_map(one_epoch)
+    return ds.map(lambda idx: tuple(tf.gather(t, idx) for t in tensors), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _as_dataset(data, *, global_batch: int, shuffle: bool, seed: int, class_weight, one_hot_classes: int | None,
+                start_epoch: int = 0):
+    """Training/validation data as a ``tf.data.Dataset`` of global batches, and its steps per epoch.
+
+    ``(x, y[, w])`` arrays are batched here (per-epoch shuffling when ``shuffle``); a dataset must
+    already yield batches. Class weights and one-hot labels are added inside the pipeline.
+    """
+    steps = None
+    if isinstance(data, tf.data.Dataset):
+        ds = data
+    elif isinstance(data, tuple | list) and len(data) in (2, 3):
+        arrays = tuple(np.asarray(a) for a in data)
+        n = len(arrays[0])
+        if any(len(a) != n for a in arrays):
+            raise ValueError(f"x, y (and sample weights) must have the same length, got {[len(a) for a in arrays]}")
+        if shuffle:
+            ds = _epoch_shuffled_batches(arrays, global_batch=global_batch, seed=seed, start_epoch=start_epoch)
+            steps = math.ceil(n / global_batch)
+        else:
+            ds = tf.data.Dataset.from_tensor_slices(arrays).batch(global_batch)
+        options = tf.data.Options()
+        # In-memory data has no files to shard: every worker reads it all and keeps its share of each batch.
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        ds = ds.with_options(options)
+    else:
+        raise TypeError("training data must be a tf.data.Dataset of batches or a tuple (x, y) / (x, y, sample_weight)")
+
+    if class_weight is not None:
+        table = np.zeros(max(class_weight) + 1, "float32")
+        for cls, weight in class_weight.items():
+            table[cls] = weight
+        table = tf.constant(table)
+
+        # Keras' class_weight does not work with distributed datasets: the weights travel as sample weights.
+        def add_class_weight(x, y, w=None):
+            cw = tf.gather(table, tf.cast(tf.reshape(y, [-1]), tf.int32))
+            return x, y, cw if w is None else cw * tf.cast(tf.reshape(w, [-1]), tf.float32)
+
+        ds = ds.map(add_class_weight, num_parallel_calls=tf.data.AUTOTUNE)
+    if one_hot_classes:
+        ds = ds.map(lambda x, y, *w: (x, tf.one_hot(tf.cast(tf.reshape(y, [-1]), tf.int32), one_hot_classes), *w))
+    if steps is None:
+        cardinality = int(ds.cardinality())
+        steps = cardinality if cardinality > 0 else None
+    return ds.prefetch(tf.data.AUTOTUNE), steps
+
+
+def _optimizer(name, *, learning_rate, weight_decay, warmup_steps, total_steps, schedule, clipnorm):
+    if schedule == "cosine" and total_steps:
+        lr = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup_steps else learning_rate,
+            decay_steps=max(total_steps - warmup_steps, 1),
+            warmup_target=learning_rate if warmup_steps else None,
+            warmup_steps=warmup_steps,
+        )
+    elif schedule in ("constant", "cosine"):
+        lr = learning_rate
+    else:
+        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+    clip = {"global_clipnorm": clipnorm} if clipnorm else {}
+    if name == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=weight_decay, **clip)
+    if name == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=weight_decay or None, **clip)
+    if name == "adam":
+        return keras.optimizers.Adam(lr, **clip)
+    raise ValueError(f"optimizer must be 'adamw', 'sgd' or 'adam', got {name!r}")
+
+
+def fit(
+    model,
+    train,
+    validation=None,
+    *,
+    epochs: int,
+    run_dir,
+    strategy=None,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    model_kwargs: dict | None = None,
+    loss="sparse_categorical_crossentropy",
+    metrics=("accuracy",),
+    optimizer: str = "adamw",
+    learning_rate: float = 1e-3,
+    weight_decay: float = 0.05,
+    warmup_epochs: float = 0.0,
+    schedule: str = "cosine",
+    label_smoothing: float = 0.0,
+    clipnorm: float | None = None,
+    mixed_precision: str | None = None,
+    jit_compile: bool = False,
+    seed: int = 0,
+    deterministic: bool = False,
+    class_weight: dict | None = None,
+    early_stopping_patience: int | None = None,
+    monitor: str | None = None,
+    callbacks=(),
+    verbose="auto",
+) -> FitResult:
+    """Trains a model under a ``tf.distribute`` strategy, resumably, into a run directory.
+
+    Args:
+        model: a registry name (built with ``model_kwargs``), a callable returning an uncompiled model,
+            or a ``keras.Model``. It is built and compiled under the strategy's scope.
+        train: ``(x, y)`` / ``(x, y, sample_weight)`` arrays, or a ``tf.data.Dataset`` of *global* batches.
+        validation: the same forms, or ``None``.
+        epochs: total epochs; a resumed run trains only the missing ones.
+        run_dir: where ``config.json``, ``history.csv``, ``checkpoints/``, ``tensorboard/`` and
+            ``backup/`` go. Only the chief writes here; other workers write to a temporary directory.
+        strategy: a ``tf.distribute.Strategy``, a kind for :func:`restoolkit.training.strategy`, or
+            ``None`` for ``"auto"``.
+        batch_size: per-replica batch for array inputs; the global batch is ``batch_size × replicas``.
+        shuffle: reshuffle array inputs every epoch (seeded); datasets are used as given.
+        loss, metrics: as in ``compile``. The default loss reads probabilities or logits from the last
+            layer's activation.
+        optimizer: ``adamw`` (no weight decay on norms, biases and other 1-D weights), ``sgd`` or ``adam``.
+        learning_rate, weight_decay, warmup_epochs, schedule: linear warmup then cosine decay.
+        label_smoothing: for classification losses (labels become one-hot inside ``tf.data``).
+        clipnorm: global gradient-norm clipping.
+        mixed_precision: ``None``/``"float32"``, ``"mixed_float16"`` (with dynamic loss scaling) or
+            ``"mixed_bfloat16"``.
+        jit_compile: XLA-compile the train step.
+        seed: seeds Python, NumPy, TensorFlow and Keras, and the shuffle.
+        deterministic: enable TensorFlow's deterministic ops.
+        class_weight: ``{class: weight}``, carried as sample weights in ``tf.data``.
+        early_stopping_patience: stop after this many epochs without improvement of ``monitor``.
+        monitor: metric for the best checkpoint and early stopping; ``val_loss`` with validation data,
+            else ``loss``.
+        callbacks: extra Keras callbacks.
+        verbose: Keras' progress output.
+
+    Returns:
+        :class:`FitResult` with the trained model and the whole run's history.
+
+    Example:
+        >>> result = fit("cifar_resnet20", (x, y), epochs=3, run_dir="runs/r20", batch_size=64,
+        ...              model_kwargs={"num_classes": 4})
+    """
+    if mixed_precision not in MIXED_POLICIES:
+        raise ValueError(f"mixed_precision must be one of {MIXED_POLICIES}, got {mixed_precision!r}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strat = strategy if isinstance(strategy, tf.distribute.Strategy) else make_strategy(strategy or "auto")
+    replicas = strat.num_replicas_in_sync
+    global_batch = batch_size * replicas
+    chief = is_chief(strat)
+    run_dir = Path(run_dir)
+    write_dir = run_dir if chief else Path(tempfile.mkdtemp(prefix="restoolkit-worker-"))
+    write_dir.mkdir(parents=True, exist_ok=True)
+
+    previous_policy = keras.config.dtype_policy()
+    if mixed_precision:
+        keras.config.set_dtype_policy(mixed_precision)
+    try:
+        with strat.scope():
+            net = _build_model(model, model_kwargs)
+            one_hot = None
+            loss_obj = loss
+            if loss == "sparse_categorical_crossentropy":
+                from_logits = not _output_is_probability(net)
+                if label_smoothing:
+                    one_hot = int(net.output_shape[-1])
+                    loss_obj = keras.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing)
+                else:
+                    loss_obj = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+            elif label_smoothing:
+                raise ValueError("label_smoothing applies to the default classification loss only")
+            start_epoch = _backed_up_epoch(write_dir / "backup")
+            train_ds, steps = _as_dataset(train, global_batch=global_batch, shuffle=shuffle, seed=seed,
+                                          class_weight=class_weight, one_hot_classes=one_hot, start_epoch=start_epoch)
+            val_ds = None
+            if validation is not None:
+                val_ds, _ = _as_dataset(validation, global_batch=global_batch, shuffle=False, seed=seed,
+                                        class_weight=None, one_hot_classes=one_hot)
+            opt = _optimizer(optimizer, learning_rate=learning_rate, weight_decay=weight_decay,
+                             warmup_steps=int(round(warmup_epochs * (steps or 0))), total_steps=(steps or 0) * epochs,
+                             schedule=schedule, clipnorm=clipnorm)
+            if optimizer in ("adamw", "sgd") and weight_decay:
+                # timm's rule: no decay on 1-D weights (norm scales and offsets, biases, LayerScale, ReZero).
+                opt.exclude_from_weight_decay(var_list=[v for v in net.trainable_variables if len(v.shape) <= 1])
+            if mixed_precision == "mixed_float16":
+                opt = keras.optimizers.LossScaleOptimizer(opt)
+            net.compile(optimizer=opt, loss=loss_obj, metrics=list(metrics or []), jit_compile=jit_compile)
+            # BackupAndRestore restores optimizer slots too: they must exist, under the scope, first.
+            net.optimizer.build(net.trainable_variables)
+
+        monitor = monitor or ("val_loss" if val_ds is not None else "loss")
+        mode = "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall")) else "min"
+        config = {
+            "model": keras.saving.serialize_keras_object(net),
+            "model_name": model if isinstance(model, str) else None,
+            "model_kwargs": model_kwargs,
+            "fit": {
+                "epochs": epochs, "batch_size": batch_size, "shuffle": shuffle, "global_batch_size": global_batch, "loss": str(loss),
+                "metrics": list(metrics or []), "optimizer": optimizer, "learning_rate": learning_rate,
+                "weight_decay": weight_decay, "warmup_epochs": warmup_epochs, "schedule": schedule,
+                "label_smoothing": label_smoothing, "clipnorm": clipnorm, "mixed_precision": mixed_precision,
+                "jit_compile": jit_compile, "seed": seed, "deterministic": deterministic,
+                "class_weight": {str(k): v for k, v in (class_weight or {}).items()},
+                "early_stopping_patience": early_stopping_patience, "monitor": monitor,
+            },
+            "strategy": type(strat).__name__,
+            "replicas": replicas,
+            "versions": {"keras": keras.__version__, "tensorflow": tf.__version__, "python": platform.python_version()},
+        }
+        tmp_config = write_dir / "config.json.tmp"
+        tmp_config.write_text(json.dumps(config, indent=2, default=str))
+        os.replace(tmp_config, write_dir / "config.json")
+
+        cbs = [
+            # Restores weights, optimizer state and the epoch counter of an interrupted run.
+            keras.callbacks.BackupAndRestore(str(write_dir / "backup"), double_checkpoint=True, delete_checkpoint=False),
+            ResumableHistory(write_dir / "history.csv"),
+            StopOnNonFiniteLoss(),
+            AtomicCheckpoint(write_dir / "checkpoints", monitor=monitor, mode=mode),
+            keras.callbacks.TensorBoard(str(write_dir / "tensorboard"), write_graph=False, profile_batch=0),
+        ]
+        if early_stopping_patience is not None:
+            cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=early_stopping_patience,
+                                                     restore_best_weights=True))
+        cbs.extend(callbacks)
+        net.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps, callbacks=cbs,
+                verbose=verbose, shuffle=False)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+    history = _read_history(write_dir / "history.csv")
+    return FitResult(net, history, run_dir, strat, global_batch)
+
+
+def _backed_up_epoch(backup_dir: Path) -> int:
+    """The epoch ``BackupAndRestore`` will resume from (0 for a new run)."""
+    meta = backup_dir / "training_metadata.json"
+    return int(json.loads(meta.read_text())["epoch"]) if meta.exists() else 0
+
+
+def _read_history(path: Path) -> dict[str, list[float]]:
+    import csv
+
+    if not path.exists():
+        return {}
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    keys = list(rows[0]) if rows else []
+    return {k: [float(r[k]) if r[k] not in ("", None) else math.nan for r in rows] for k in keys}
