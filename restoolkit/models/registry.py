@@ -52,7 +52,7 @@ def entry(name: str) -> Entry:
         raise KeyError(f"unknown model {name!r}; close names: {close or available()[:8]} (see available())") from None
 
 
-def create(name: str, **kwargs):
+def create(name: str, /, **kwargs):
     """Builds the registered model ``name``.
 
     Args:
