@@ -122,3 +122,11 @@ def test_only_the_chief_writes_the_run_directory():
     assert is_chief(strat("worker", 0)) and not is_chief(strat("worker", 1))
     assert is_chief(strat("chief", 0, chief=True)) and not is_chief(strat("worker", 0, chief=True))
     assert is_chief(tf.distribute.get_strategy())
+
+
+def test_early_stopping_when_asked(tmp_path, data):
+    kw = {**SMALL, "norm_layer": "none"}
+    # Learning rate 0: the validation loss never improves, so patience 1 stops after epoch 2 of 6.
+    result = fit("cifar_resnet20", data[0], data[1], epochs=6, run_dir=tmp_path, model_kwargs=kw, learning_rate=0.0,
+                 early_stopping_patience=1, verbose=0)
+    assert result.history["epoch"] == [1.0, 2.0]
