@@ -1,0 +1,1 @@
+"""Medical imaging: DICOM to tensors (``dicom``); datasets, models, training and evaluation follow."""

@@ -1,0 +1,112 @@
+"""DICOM reading on real files no one here wrote: pydicom's bundled test data."""
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.pixels import apply_modality_lut
+
+from domains.medical import dicom as D
+
+TEST_FILES = Path(get_testdata_file("CT_small.dcm", download=False)).parent
+DIRS = TEST_FILES / "dicomdirtests"
+
+
+def f(name):
+    return get_testdata_file(name, download=False)
+
+
+def test_ct_modality_lut_gives_hounsfield_units_and_presets_window_them():
+    ds = pydicom.dcmread(f("CT_small.dcm"))
+    hu = apply_modality_lut(ds.pixel_array, ds).astype("float32")
+    image, meta = D.read_image(f("CT_small.dcm"), window=["lung", (40, 400)])
+    assert image.shape == (128, 128, 2) and image.dtype == np.float32 and meta["modality"] == "CT"
+    centre, width = D.WINDOWS["lung"]
+    expected = np.clip((hu - (centre - 0.5 - (width - 1) / 2)) / (width - 1), 0, 1)
+    np.testing.assert_allclose(image[..., 0], expected, atol=1e-6)
+    assert image[..., 1][hu < 40 - 200].max() == 0 and image[..., 1][hu > 40 + 200].min() == 1
+    with pytest.raises(ValueError, match="unknown window preset"):
+        D.read_image(f("CT_small.dcm"), window="liver")
+
+
+@pytest.mark.parametrize("name", ["MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm",
+                                  "MR_small_expb.dcm", "MR_small_RLE.dcm", "MR_small_padded.dcm",
+                                  "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm"])
+def test_mr_small_reads_identically_in_every_transfer_syntax(name):
+    reference, _ = D.read_image(f("MR_small.dcm"))
+    image, meta = D.read_image(f(name))
+    assert image.shape == (64, 64, 1)
+    np.testing.assert_allclose(image, reference, atol=1e-6)
+    assert "PatientName" not in str(meta) and "CompressedSamples" not in str(meta.values())
+
+
+def test_typed_errors_name_the_file():
+    with pytest.raises(D.TruncatedFileError, match="MR_truncated.dcm: pixel data has 8130 bytes"):
+        D.read_image(f("MR_truncated.dcm"))
+    with pytest.raises(D.NoPixelDataError, match="rtplan.dcm: no pixel data"):
+        D.read_image(f("rtplan.dcm"))
+    with pytest.raises(D.NotDicomError, match="README.txt: not a DICOM file"):
+        D.read_image(TEST_FILES / "README.txt")
+    assert issubclass(D.UnsupportedTransferSyntaxError, D.DicomError)
+
+
+def test_monochrome1_is_inverted_after_windowing_so_bright_means_dense():
+    path = next((DIRS / "77654033" / "CR1").iterdir())
+    ds = pydicom.dcmread(path)
+    assert ds.PhotometricInterpretation == "MONOCHROME1"
+    image, _ = D.read_image(path, window=(2048, 4096))
+    raw = ds.pixel_array.astype("float32")
+    # The highest stored value (white in MONOCHROME1 is the lowest) maps to 0 after inversion.
+    assert image[..., 0][raw == raw.max()].max() < image[..., 0][raw == raw.min()].min()
+
+
+def test_colour_and_multiframe_read_frame_by_frame():
+    rgb, meta = D.read_image(f("SC_rgb_rle_2frame.dcm"))
+    assert rgb.shape == (2, 100, 100, 3) and meta["frames"] == 2
+    one, _ = D.read_image(f("SC_rgb_rle_2frame.dcm"), frame=1)
+    np.testing.assert_array_equal(one, rgb[1])
+    ybr, _ = D.read_image(f("SC_ybr_full_422_uncompressed.dcm"))
+    plain, _ = D.read_image(f("SC_rgb.dcm")) if (TEST_FILES / "SC_rgb.dcm").exists() else (None, None)
+    assert ybr.shape == (100, 100, 3) and 0 <= ybr.min() and ybr.max() <= 1
+    if plain is not None:
+        assert np.abs(ybr - plain).mean() < 0.05
+    with pytest.raises(IndexError, match="frame 2 out of range"):
+        D.read_image(f("SC_rgb_rle_2frame.dcm"), frame=2)
+
+
+def test_series_ordered_by_position_not_instance_number():
+    series = D.read_series(DIRS / "98892001" / "CT5N")
+    instance_numbers = [int(pydicom.dcmread(p, stop_before_pixels=True).InstanceNumber) for p in series.files]
+    assert instance_numbers == [10, 9, 8, 7, 6]  # runs against position
+    assert np.all(np.diff(series.positions) > 0)
+    assert series.volume.shape == (5, 16, 16)
+    assert series.spacing[0] == pytest.approx(2.5)
+
+
+def test_series_defects_are_found():
+    with pytest.raises(D.SeriesError, match="gap in the series"):
+        D.read_series(DIRS / "77654033" / "CT2")
+    with pytest.raises(D.SeriesError, match="non-parallel slices"):
+        D.read_series(DIRS / "98892003" / "MR700")
+    with pytest.raises(D.SeriesError, match="mixed series: 3 SeriesInstanceUIDs"):
+        D.read_series(DIRS / "98892003" / "MR2")
+    with pytest.warns(UserWarning, match="gap"):
+        lenient = D.read_series(DIRS / "77654033" / "CT2", strict=False)
+    assert lenient.volume.shape[0] == 4 and any("gap" in w for w in lenient.warnings)
+
+
+def test_resample_changes_spacing():
+    volume = np.random.default_rng(0).normal(size=(4, 8, 8)).astype("float32")
+    out = D.resample(volume, (2.0, 1.0, 1.0), (1.0, 2.0, 2.0))
+    assert out.shape == (8, 4, 4) and out.dtype == np.float32
+
+
+def test_every_bundled_image_reads_or_fails_with_a_typed_error():
+    for path in sorted(TEST_FILES.glob("*.dcm")):
+        try:
+            image, _ = D.read_image(path)
+        except D.DicomError:
+            continue
+        assert np.isfinite(image).all() and image.min() >= 0 and image.max() <= 1, path
