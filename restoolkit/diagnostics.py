@@ -75,7 +75,7 @@ def gradient_norms(model: keras.Model, batch, *, loss=None, training: bool = Tru
 
 
 def _block_inputs(model, blocks, x):
-    taps = keras.Model(model.inputs, [b.input for b in blocks])
+    taps = keras.Model(model.input, [b.input for b in blocks])
     outs = taps(x, training=False)
     return outs if isinstance(outs, list | tuple) else [outs]
 
