@@ -39,8 +39,9 @@ def residual_blocks(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def _loss_fn(model):
-    activation = getattr(getattr(model.layers[-1], "activation", None), "__name__", "")
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=activation not in ("softmax", "sigmoid"))
+    from restoolkit.training.fit import output_is_probability
+
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=not output_is_probability(model))
 
 
 def gradient_norms(model: keras.Model, batch, *, loss=None, training: bool = True) -> pd.DataFrame:

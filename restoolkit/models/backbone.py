@@ -43,13 +43,8 @@ def backbone(name: str, *, input_shape=(224, 224, 3), weights=None, **overrides)
 
 
 def feature_info(model) -> list[dict]:
-    """Channels and stride of each output level of a feature model."""
-    spatial_in = model.input_shape[1:-1]
-    info = []
-    for level, tensor in sorted(model.output.items()):
-        shape = tensor.shape
-        stride = 2 ** int(level[1:])
-        if spatial_in[0] is not None and shape[1] is not None:
-            stride = round(spatial_in[0] / shape[1]) if spatial_in[0] % shape[1] == 0 else stride
-        info.append({"name": level, "channels": int(shape[-1]), "stride": stride})
-    return info
+    """Channels and stride of each output level of a feature model (level ``Ck`` has stride ``2**k``)."""
+    return [
+        {"name": level, "channels": int(tensor.shape[-1]), "stride": 2 ** int(level[1:])}
+        for level, tensor in sorted(model.output.items())
+    ]

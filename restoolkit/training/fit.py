@@ -51,7 +51,8 @@ def _build_model(model, model_kwargs):
     raise TypeError(f"model must be a registry name, a callable or a keras.Model, got {type(model).__name__}")
 
 
-def _output_is_probability(model) -> bool:
+def output_is_probability(model) -> bool:
+    """Whether the model's last layer ends in softmax or sigmoid (else the loss reads logits)."""
     activation = getattr(model.layers[-1], "activation", None)
     return getattr(activation, "__name__", "") in ("softmax", "sigmoid")
 
@@ -237,7 +238,7 @@ def fit(
             one_hot = None
             loss_obj = loss
             if loss == "sparse_categorical_crossentropy":
-                from_logits = not _output_is_probability(net)
+                from_logits = not output_is_probability(net)
                 if label_smoothing:
                     one_hot = int(net.output_shape[-1])
                     loss_obj = keras.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing)

@@ -48,9 +48,7 @@ def strategy(kind: str = "auto", *, devices=None, cluster_resolver=None, communi
     """
     import tensorflow as tf
 
-    resolved = resolve_kind(kind) if kind == "auto" else kind
-    if kind not in KINDS:
-        raise ValueError(f"strategy kind must be one of {KINDS}, got {kind!r}")
+    resolved = resolve_kind(kind)
     if resolved == "default":
         return tf.distribute.get_strategy()
     if resolved == "mirrored":
