@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def residual_vs_plain(depth: int = 56, *, epochs: int = 4, n_train: int = 2048, batch_size: int = 64, seed: int = 0,
                       report_dir: str | Path = "runs/demo") -> dict:
@@ -47,4 +45,4 @@ def residual_vs_plain(depth: int = 56, *, epochs: int = 4, n_train: int = 2048, 
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(report + "\n")
     print(f"\nreport written to {out / 'report.md'}")
-    return {k: (np.asarray(v).tolist() if isinstance(v, list) else v) for k, v in results.items()}
+    return results

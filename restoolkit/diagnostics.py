@@ -124,7 +124,7 @@ def lesion(model: keras.Model, data, metric: Callable = accuracy, *, batch_size:
     """
     x, y = data
     blocks = residual_blocks(model)
-    plain = [b.name for b in blocks if getattr(b, "shortcut", True) is None or getattr(b, "residual", True) is False]
+    plain = [b.name for b in blocks if not b.residual]
     if plain:
         raise ValueError(f"blocks without a shortcut cannot be lesioned: {plain[:3]}…")
 
@@ -134,7 +134,7 @@ def lesion(model: keras.Model, data, metric: Callable = accuracy, *, batch_size:
 
     rows = [{"depth": 0, "block": "(none)", "shortcut": "", "metric": evaluate()}]
     for depth, block in enumerate(blocks, start=1):
-        if not hasattr(block, "lesioned"):
+        if not hasattr(block, "lesioned"):  # ResidualDense has no lesion switch yet
             continue
         block.lesioned = True
         try:

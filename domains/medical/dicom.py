@@ -155,7 +155,7 @@ def _rescale01(values: np.ndarray) -> np.ndarray:
     return np.zeros_like(values) if hi <= lo else (values - lo) / (hi - lo)
 
 
-def _to_unit(path, ds, pixels: np.ndarray, window) -> np.ndarray:
+def _to_unit(ds, pixels: np.ndarray, window) -> np.ndarray:
     """One frame's pixels → float32 (H, W, C) in [0, 1]."""
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if photometric in ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR"):
@@ -261,14 +261,14 @@ def read_image(path, *, window=None, frame: int | None = None) -> tuple[np.ndarr
     if frame is not None and not 0 <= frame < frames:
         raise IndexError(f"{path}: frame {frame} out of range (the file has {frames})")
     pixels = _decode(path, ds, frame if frames > 1 else None)
-    return _to_unit(path, ds, pixels, window), meta
+    return _to_unit(ds, pixels, window), meta
 
 
 def iter_frames(path, *, window=None, ds=None):
     """Yields the frames of a multi-frame file one at a time, decoding only the frame asked for."""
     ds = ds if ds is not None else validate(path)
     for i in range(int(ds.get("NumberOfFrames", 1) or 1)):
-        yield _to_unit(path, ds, _decode(path, ds, i), window)
+        yield _to_unit(ds, _decode(path, ds, i), window)
 
 
 @dataclass
@@ -341,11 +341,9 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
         members = max(groups.values(), key=len)
 
     orientations = np.array([[float(v) for v in ds.ImageOrientationPatient] for _, ds in members])
-    if np.abs(orientations - orientations[0]).max() > tolerance:
-        raise_or = f"non-parallel slices: orientations differ by up to {np.abs(orientations - orientations[0]).max():.3f}"
-        if strict:
-            raise SeriesError(where, raise_or)
-        _problem(False, where, raise_or, found)
+    tilt = float(np.abs(orientations - orientations[0]).max())
+    if tilt > tolerance:
+        _problem(strict, where, f"non-parallel slices: orientation cosines differ by up to {tilt:.3f}", found)
     row, col = orientations[0][:3], orientations[0][3:]
     normal = np.cross(row, col)
     positions = np.array([np.dot([float(v) for v in ds.ImagePositionPatient], normal) for _, ds in members])

@@ -40,7 +40,8 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             )
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary file and a rename."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -78,7 +79,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         if better and math.isfinite(value):
             self.best = value
             self._save("best")
-            _atomic_write_text(self._best_file, json.dumps({"monitor": self.monitor, "value": value, "epoch": epoch + 1}))
+            atomic_write_text(self._best_file, json.dumps({"monitor": self.monitor, "value": value, "epoch": epoch + 1}))
 
 
 class ResumableHistory(keras.callbacks.Callback):

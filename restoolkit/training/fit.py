@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import tempfile
 from dataclasses import dataclass
@@ -15,7 +14,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from restoolkit.training.callbacks import AtomicCheckpoint, ResumableHistory, StopOnNonFiniteLoss
+from restoolkit.training.callbacks import (
+    AtomicCheckpoint,
+    ResumableHistory,
+    StopOnNonFiniteLoss,
+    atomic_write_text,
+)
 from restoolkit.training.strategy import is_chief
 from restoolkit.training.strategy import strategy as make_strategy
 
@@ -284,9 +288,7 @@ def fit(
             "replicas": replicas,
             "versions": {"keras": keras.__version__, "tensorflow": tf.__version__, "python": platform.python_version()},
         }
-        tmp_config = write_dir / "config.json.tmp"
-        tmp_config.write_text(json.dumps(config, indent=2, default=str))
-        os.replace(tmp_config, write_dir / "config.json")
+        atomic_write_text(write_dir / "config.json", json.dumps(config, indent=2, default=str))
 
         cbs = [
             # Restores weights, optimizer state and the epoch counter of an interrupted run.

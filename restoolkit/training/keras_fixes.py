@@ -22,8 +22,8 @@ from __future__ import annotations
 import keras
 from packaging.version import Version
 
-# Keras versions in which the bug was seen and the fix verified; newer versions get the fix only if
-# the patched functions still exist (the upstream-detection test tells us when to drop it).
+# Keras versions the fix is applied to (the bug is present up to 3.15.1, the newest checked). The fix
+# is skipped if the functions it replaces no longer exist; the upstream-detection test says when to drop it.
 AFFECTED = (Version("3.0.0"), Version("4.0.0"))
 
 _applied = False
@@ -48,6 +48,11 @@ def apply_multiworker_fix() -> bool:
     from keras.src import tree
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
+    needed = ("reduce_per_replica", "_collective_all_reduce_multi_worker")
+    if not all(hasattr(tf_trainer, n) for n in needed) or not hasattr(
+        tf_trainer.TensorFlowTrainer, "_maybe_symbolic_build"
+    ):
+        return False
     original_build = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
     original_reduce = tf_trainer.reduce_per_replica
 
