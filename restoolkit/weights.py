@@ -93,3 +93,73 @@ def from_keras_applications(source: keras.Model) -> keras.Model:
             )
         ours.set_weights(theirs)
     return model
+
+
+def adapt_input_channels(kernel, in_channels: int, *, mode: str = "auto"):
+    """A first-layer kernel ``(*spatial, C_in, C_out)`` adapted to ``in_channels`` inputs.
+
+    ``sum`` (to 1 channel) keeps a grey image's response equal to the colour model's on the same grey
+    image repeated three times; ``repeat`` tiles the input channels and scales by ``C_in / in_channels``
+    so the activation scale is kept (timm's ``adapt_input_conv``). ``auto`` sums for 1 channel and
+    repeats otherwise.
+    """
+    import numpy as np
+
+    kernel = np.asarray(kernel)
+    have = kernel.shape[-2]
+    if in_channels == have:
+        return kernel
+    if mode == "auto":
+        mode = "sum" if in_channels == 1 else "repeat"
+    if mode == "sum":
+        if in_channels != 1:
+            raise ValueError("mode='sum' adapts to 1 channel; use 'repeat' for more")
+        return kernel.sum(axis=-2, keepdims=True)
+    if mode == "repeat":
+        reps = -(-in_channels // have)
+        tiled = np.concatenate([kernel] * reps, axis=-2)[..., :in_channels, :]
+        return tiled * (have / in_channels)
+    raise ValueError(f"mode must be 'auto', 'sum' or 'repeat', got {mode!r}")
+
+
+def transfer_weights(source: keras.Model, target: keras.Model, *, adapt: str = "auto",
+                     reset=("predictions",)) -> dict[str, list[str]]:
+    """Copies weights from ``source`` into ``target`` by weight path (``stage1_block1/conv1/kernel``…).
+
+    A kernel whose only difference is the input-channel axis of the first convolution is adapted
+    with :func:`adapt_input_channels`. Weights under a layer named in ``reset`` (the classifier head)
+    are left as initialised when their shapes differ or they are absent. Any other difference raises: a silently
+    half-loaded backbone is the bug this function exists to prevent.
+
+    Returns:
+        ``{"copied": [...], "adapted": [...], "reset": [...]}`` weight paths.
+    """
+    found = {w.path: w for w in source.weights}
+    report = {"copied": [], "adapted": [], "reset": []}
+    missing = []
+    first_conv = next((w.path for w in target.weights if w.path.endswith("kernel") and len(w.shape) >= 4), None)
+    for weight in target.weights:
+        path = weight.path
+        in_head = path.split("/")[0] in reset
+        if path not in found:
+            (report["reset"] if in_head else missing).append(path)
+            continue
+        value = keras.ops.convert_to_numpy(found[path].value)
+        if tuple(value.shape) == tuple(weight.shape):
+            weight.assign(value)
+            report["copied"].append(path)
+        elif path == first_conv and value.shape[:-2] == tuple(weight.shape[:-2]) and value.shape[-1] == weight.shape[-1]:
+            weight.assign(adapt_input_channels(value, weight.shape[-2], mode=adapt))
+            report["adapted"].append(path)
+        elif in_head:
+            report["reset"].append(path)
+        else:
+            raise ValueError(f"weight {path!r}: source shape {tuple(value.shape)} does not fit target "
+                             f"{tuple(weight.shape)}")
+    used = set(report["copied"]) | set(report["adapted"])
+    unused = [p for p in found if p not in used and p.split("/")[0] not in reset]
+    if missing or unused:
+        raise ValueError(f"{len(missing)} target weights have no source weight (first: {missing[:3]}) and "
+                         f"{len(unused)} source weights have no place in the target (first: {unused[:3]}); "
+                         "are source and target the same architecture?")
+    return report

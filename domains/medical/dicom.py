@@ -76,18 +76,29 @@ def patient_hash(ds) -> str:
 def _open(path, *, pixels: bool):
     kwargs = {"stop_before_pixels": not pixels, "defer_size": "1 KB" if pixels else None}
     try:
-        return pydicom.dcmread(path, **kwargs)
+        ds = pydicom.dcmread(path, **kwargs)
+        if len(ds) == 0:
+            # A cut inside encapsulated (compressed) pixel data makes the parser drop the whole dataset.
+            raise TruncatedFileError(path, "no data elements after the file meta information: the file is cut "
+                                           "or empty")
+        return ds
     except InvalidDicomError:
         pass
     except FileNotFoundError:
         raise
     except (OSError, EOFError, ValueError) as e:
         raise TruncatedFileError(path, f"the file ends before its dataset does ({type(e).__name__})") from None
-    # Files written without the 128-byte preamble and 'DICM' are still DICOM if a dataset parses.
-    try:
-        ds = pydicom.dcmread(path, force=True, **kwargs)
-    except Exception:  # noqa: BLE001 - anything unparsable here is "not DICOM"
-        ds = None
+    # Files written without the 128-byte preamble and 'DICM' are still DICOM if a dataset parses; such a
+    # file starts with a group 0002 or 0008 tag. Anything else (a CSV, a note) is not forced through the
+    # parser, which would only warn about garbage tags.
+    with open(path, "rb") as f:
+        head = f.read(2)
+    ds = None
+    if head in (b"\x02\x00", b"\x08\x00", b"\x00\x08"):
+        try:
+            ds = pydicom.dcmread(path, force=True, **kwargs)
+        except Exception:  # noqa: BLE001 - anything unparsable here is "not DICOM"
+            ds = None
     if ds is None or len(ds) == 0 or not any(elem.tag.group == 0x0008 for elem in ds):
         raise NotDicomError(path, "not a DICOM file (no 'DICM' preamble and no readable dataset)")
     return ds
@@ -114,6 +125,11 @@ def validate(path, ds=None):
     """
     ds = ds if ds is not None else _open(path, pixels=True)
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        if "Rows" in ds and "Columns" in ds and "BitsAllocated" in ds:
+            # The image module is there, its pixels are not: the file was cut (compressed pixel data
+            # cut mid-fragment is silently dropped by the parser).
+            raise TruncatedFileError(path, f"the header describes a {ds.Rows}x{ds.Columns} image but the file "
+                                           "ends before its pixel data")
         raise NoPixelDataError(path, f"no pixel data (SOP class {ds.get('SOPClassUID', 'unknown')!s}, "
                                      f"modality {ds.get('Modality', 'unknown')})")
     try:
@@ -166,7 +182,17 @@ def _to_unit(ds, pixels: np.ndarray, window) -> np.ndarray:
             depth = int(ds.get("BitsStored", 8))
         return (pixels.astype("float32") / float(2**depth - 1)).clip(0, 1).reshape(*pixels.shape[:2], -1)
 
-    values = apply_modality_lut(pixels, ds).astype("float32")
+    return window_values(ds, apply_modality_lut(pixels, ds).astype("float32"), window)
+
+
+def window_values(ds, values: np.ndarray, window) -> np.ndarray:
+    """Modality values (HU for CT; any shape, e.g. a whole volume) → float32 ``(..., C)`` in [0, 1].
+
+    The same rules as :func:`read_image`: ``window=None`` uses the file's VOI LUT or window (else
+    min–max over ``values``), presets and ``(centre, width)`` pairs give one channel each, MONOCHROME1
+    is inverted after windowing.
+    """
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if window is None:
         has_voi = "WindowCenter" in ds or "VOILUTSequence" in ds
         out = _rescale01(apply_voi_lut(values, ds).astype("float32")) if has_voi else _rescale01(values)

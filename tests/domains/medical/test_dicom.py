@@ -122,3 +122,35 @@ def test_every_bundled_image_reads_or_fails_with_a_typed_error():
     for name in ("rtplan.dcm", "rtstruct.dcm", "test-SR.dcm", "waveform_ecg.dcm", "ExplVR_LitEndNoMeta.dcm"):
         assert failed[name] == "NoPixelDataError", name
     assert failed["MR_truncated.dcm"] == "TruncatedFileError" and failed["badVR.dcm"] == "MalformedDicomError"
+
+
+def _pydicom_data(name):
+    pytest.importorskip("data_store", reason="the pydicom-data package is not installed")
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        pytest.skip(f"{name} is not in the installed pydicom-data")
+    return path
+
+
+def test_rg1_chest_radiograph_monochrome1_15bit_bright_means_dense():
+    path = _pydicom_data("RG1_UNCR.dcm")
+    ds = pydicom.dcmread(path)
+    assert ds.PhotometricInterpretation == "MONOCHROME1" and ds.BitsStored == 15
+    image, meta = D.read_image(path)
+    values = pydicom.pixels.apply_voi_lut(apply_modality_lut(ds.pixel_array, ds), ds).astype("float32")
+    expected = 1 - (values - values.min()) / (values.max() - values.min())
+    np.testing.assert_allclose(image[..., 0], expected, atol=1e-6)
+    # Anatomy, read the right way round: the mediastinum is denser (brighter) than either lung field.
+    h, w = image.shape[:2]
+    band = image[int(h * 0.3):int(h * 0.6), :, 0]
+    centre = band[:, int(w * 0.45):int(w * 0.55)].mean()
+    assert centre > band[:, int(w * 0.25):int(w * 0.35)].mean() + 0.2
+    assert centre > band[:, int(w * 0.65):int(w * 0.75)].mean() + 0.2
+    assert "SYN" not in str(meta) and "PatientName" not in meta
+
+
+def test_rg1_jpeg2000_lossless_decodes_to_the_uncompressed_pixels():
+    pytest.importorskip("openjpeg", reason="the codecs extra is not installed")
+    reference, _ = D.read_image(_pydicom_data("RG1_UNCR.dcm"))
+    image, _ = D.read_image(_pydicom_data("RG1_J2KR.dcm"))
+    np.testing.assert_array_equal(image, reference)

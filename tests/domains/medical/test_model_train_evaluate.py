@@ -1,0 +1,160 @@
+"""Classifier building, weight adaptation, clinical metrics against scikit-learn, Grad-CAM, end to end."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import brier_score_loss, confusion_matrix, roc_auc_score
+
+from domains.medical import (
+    attach_labels,
+    build_classifier,
+    evaluate,
+    grad_cam,
+    leakage_report,
+    make_study_folder,
+    overlay,
+    scan,
+    split,
+    train_classifier,
+)
+from domains.medical.evaluate import (
+    apply_temperature,
+    bootstrap_auroc,
+    choose_threshold,
+    expected_calibration_error,
+    fit_temperature,
+    operating_point,
+)
+from restoolkit.weights import adapt_input_channels, transfer_weights
+
+
+def test_classifier_shapes_heads_and_serialisation(tmp_path):
+    model = build_classifier("resnet18", input_shape=(48, 40, 1))
+    assert model.output_shape == (None, 1) and model.layers[-1].activation.__name__ == "sigmoid"
+    softmax = build_classifier("resnet18", input_shape=(32, 32, 2), num_classes=3, dropout=0.2)
+    assert softmax.output_shape == (None, 3)
+    x = np.random.default_rng(0).random((2, 32, 32, 2)).astype("float32")
+    softmax.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(again.predict(x, verbose=0), softmax.predict(x, verbose=0), atol=1e-6)
+    assert build_classifier("resnet10_3d", input_shape=(8, 32, 32, 1)).output_shape == (None, 1)
+    with pytest.raises(ValueError, match=r"takes \(D, H, W, C\) inputs"):
+        build_classifier("resnet10_3d", input_shape=(32, 32, 1))
+
+
+def test_adapt_input_channels_sum_and_repeat():
+    kernel = np.random.default_rng(0).normal(size=(7, 7, 3, 8))
+    np.testing.assert_allclose(adapt_input_channels(kernel, 1), kernel.sum(axis=2, keepdims=True))
+    five = adapt_input_channels(kernel, 5)
+    np.testing.assert_allclose(five[:, :, :3], kernel * 3 / 5)
+    np.testing.assert_allclose(five[:, :, 3:], kernel[:, :, :2] * 3 / 5)
+    with pytest.raises(ValueError, match="adapts to 1 channel"):
+        adapt_input_channels(kernel, 2, mode="sum")
+
+
+def test_grey_classifier_from_colour_weights_answers_like_the_colour_model(tmp_path):
+    colour = build_classifier("resnet18", input_shape=(32, 32, 3), num_classes=4)
+    colour.save(tmp_path / "colour.keras")
+    grey = build_classifier("resnet18", input_shape=(32, 32, 1), weights=tmp_path / "colour.keras")
+    g = np.random.default_rng(1).random((2, 32, 32, 1)).astype("float32")
+    features = [keras.Model(m.input, m.get_layer("avg_pool").output) for m in (colour, grey)]
+    np.testing.assert_allclose(features[0](np.repeat(g, 3, -1)), features[1](g), atol=1e-4)
+    with pytest.raises(ValueError, match="no place in the target"):
+        transfer_weights(build_classifier("resnet34", input_shape=(32, 32, 3)),
+                         build_classifier("resnet18", input_shape=(32, 32, 3)))
+
+
+def test_threshold_operating_point_and_calibration_helpers():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    s = np.clip(y * 0.3 + rng.random(400) * 0.7, 0, 1)
+    t = choose_threshold(y, s, specificity=0.9)
+    point = operating_point(y, s, t)
+    tn, fp, fn, tp = confusion_matrix(y, s >= t).ravel()
+    assert point["specificity"] == tn / (tn + fp) >= 0.9 and point["sensitivity"] == tp / (tp + fn)
+    # The most sensitive such point: any lower score threshold breaks the specificity target.
+    lower = s[(s < t) & (y == 0)].max()  # the next negative let through
+    assert operating_point(y, s, lower)["specificity"] < 0.9
+    # ECE by its definition, on a hand-made case: two bins, each off by 0.1 and 0.3.
+    assert expected_calibration_error([0, 1, 1, 1], [0.1, 0.2, 0.9, 0.9], bins=2) == pytest.approx(
+        0.5 * abs(0.5 - 0.15) + 0.5 * abs(1 - 0.9))
+    # Temperature scaling recovers the temperature that over-confident scores were made with.
+    z = rng.normal(0, 2, 20000)
+    labels = rng.random(20000) < 1 / (1 + np.exp(-z))
+    assert fit_temperature(labels, 1 / (1 + np.exp(-3 * z))) == pytest.approx(3, rel=0.05)
+
+
+def test_bootstrap_resamples_patients_not_images():
+    rng = np.random.default_rng(0)
+    y = np.repeat(rng.integers(0, 2, 30), 10)  # 30 patients, 10 correlated images each
+    s = np.repeat(rng.random(30), 10) + y * 0.3
+    patient_ci = bootstrap_auroc(y, s, np.repeat(np.arange(30), 10), n=300)
+    image_ci = bootstrap_auroc(y, s, np.arange(300), n=300)
+    auc = roc_auc_score(y, s)
+    assert patient_ci[0] <= auc <= patient_ci[1]
+    assert patient_ci[1] - patient_ci[0] > 2 * (image_ci[1] - image_ci[0])
+
+
+def test_grad_cam_points_at_the_evidence():
+    inputs = keras.Input((32, 32, 1), name="image")
+    features = keras.layers.Conv2D(1, 1, use_bias=False, kernel_initializer="ones", name="features")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    outputs = keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones", name="predictions")(pooled)
+    model = keras.Model(inputs, outputs)
+    image = np.zeros((32, 32, 1), "float32")
+    image[20:24, 5:9] = 1.0
+    heat = grad_cam(model, image, layer="features")
+    assert heat.shape == (32, 32) and heat.max() == pytest.approx(1)
+    peak = np.unravel_index(np.argmax(heat), heat.shape)
+    assert 20 <= peak[0] < 24 and 5 <= peak[1] < 9 and heat[:10, 20:].max() == 0
+    ax = overlay(image, heat, title="cam")
+    assert len(ax.images) == 2
+    import matplotlib.pyplot as plt
+
+    plt.close(ax.figure)
+
+
+def test_end_to_end_scan_split_train_evaluate(tmp_path):
+    """The issue's acceptance test: AUROC well above chance, report numbers equal scikit-learn's."""
+    labels = make_study_folder(tmp_path / "study", n_patients=60, size=64, seed=0)
+    index = attach_labels(scan(tmp_path / "study", progress=False), tmp_path / "study" / "labels.csv", on="patient")
+    index = split(index, fractions=(0.6, 0.2, 0.2), seed=0)
+    assert leakage_report(index).attrs["leaking"] == 0
+    train, val, test = (index[index["split"] == s] for s in ("train", "validation", "test"))
+    data = {"image_size": (64, 64)}
+    result = train_classifier(train, val, run_dir=tmp_path / "run", data=data, epochs=8, batch_size=16,
+                              verbose=0, seed=0)
+    assert (tmp_path / "run" / "checkpoints" / "best.keras").exists()
+
+    report = evaluate(result.model, None, test, validation=val, data=data, n_bootstrap=200)
+    m, p = report.metrics, report.predictions
+    assert m["auroc"] > 0.8, m
+    y, s = p["label"].to_numpy(), p["score"].to_numpy()
+    assert m["auroc"] == roc_auc_score(y, s) and m["brier"] == brier_score_loss(y, s)
+    tn, fp, fn, tp = confusion_matrix(y, s >= m["threshold"]).ravel()
+    assert (m["sensitivity"], m["specificity"], m["ppv"], m["npv"]) == (
+        tp / (tp + fn), tn / (tn + fp), tp / (tp + fp) if tp + fp else np.nan, tn / (tn + fn)) or np.isnan(m["ppv"])
+    assert m["auroc_ci"][0] <= m["auroc"] <= m["auroc_ci"][1] and m["threshold_source"].startswith("90%")
+    direct = result.model.predict(
+        __import__("domains.medical.data", fromlist=["make_dataset"]).make_dataset(test, label=None, **data), verbose=0)
+    np.testing.assert_allclose(s, direct[:, 0], atol=1e-6)
+
+    patient = evaluate(result.model, None, test, validation=val, data=data, level="patient", how="max",
+                       temperature_scaling=True, n_bootstrap=200)
+    by_patient = pd.DataFrame({"patient": test["patient"].to_numpy(), "score": s}).groupby("patient")["score"].max()
+    calibrated = apply_temperature(by_patient.to_numpy(), patient.metrics["temperature"])
+    np.testing.assert_allclose(np.sort(patient.predictions["score"]), np.sort(calibrated), atol=1e-12)
+    assert patient.metrics["n"] == test["patient"].nunique()
+    subgroups = set(report.subgroups["subgroup"])
+    assert subgroups == {"manufacturer", "sex", "age_band"}
+    women = p[p["sex"] == "F"]
+    row = report.subgroups[(report.subgroups["subgroup"] == "sex") & (report.subgroups["value"] == "F")].iloc[0]
+    assert row["n"] == len(women) and row["positives"] == women["label"].sum()
+
+    # Identifying fields never reach the report, its files or the predictions.
+    out = report.save(tmp_path / "report")
+    written = out.read_text() + (tmp_path / "report" / "predictions.csv").read_text()
+    assert (tmp_path / "report" / "reliability.png").stat().st_size > 1000
+    for value in list(labels["patient_id"]) + list(labels["patient_name"]):
+        assert value not in written

@@ -1,0 +1,181 @@
+"""Synthetic studies, the index, labels, the patient split and the tf.data pipeline."""
+
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+
+from domains.medical import attach_labels, leakage_report, make_dataset, scan, split
+from domains.medical import dicom as D
+from domains.medical.data import LabelError, load_image, load_volume
+
+
+def _files(root):
+    return sorted(p for p in root.rglob("*.dcm"))
+
+
+def test_synthetic_study_is_realistic_dicom(study):
+    root, labels = study
+    files = _files(root)
+    syntaxes = {pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID for p in files}
+    assert pydicom.uid.RLELossless in syntaxes and pydicom.uid.ExplicitVRLittleEndian in syntaxes
+    headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in files]
+    assert {"CT", "CR", "DX"} <= {h.Modality for h in headers}
+    assert any(h.PhotometricInterpretation == "MONOCHROME1" for h in headers)
+    ct = next(p for p, h in zip(files, headers, strict=True) if h.Modality == "CT")
+    ds = pydicom.dcmread(ct)
+    hu = pydicom.pixels.apply_modality_lut(ds.pixel_array, ds)
+    assert ds.RescaleIntercept == -1024 and hu.min() < -900 and abs(np.median(hu[ds.Rows // 2, :]) - 40) < 900
+    assert labels["label"].sum() == len(labels) // 2 and labels["patient_id"].is_unique
+    # Identifying fields are there, as in a real export, so the tests below can show they never leak.
+    assert all(h.PatientName and h.PatientID and h.PatientBirthDate for h in headers)
+
+
+def test_monochrome1_radiographs_read_like_monochrome2_ones(study):
+    root, _ = study
+    means = {"MONOCHROME1": [], "MONOCHROME2": []}
+    for path in _files(root):
+        image, meta = D.read_image(path)
+        if meta["modality"] in ("CR", "DX"):
+            h, w = image.shape[:2]
+            # The body centre (mediastinum) is dense: bright in both storages once read.
+            means[meta["photometric"]].append(image[h // 2, w // 2 - 2:w // 2 + 2, 0].mean())
+    assert means["MONOCHROME1"] and means["MONOCHROME2"]
+    assert min(means["MONOCHROME1"]) > 0.6 and min(means["MONOCHROME2"]) > 0.6
+
+
+@pytest.fixture()
+def messy(study, tmp_path):
+    """The study plus a CSV, a text note and a truncated DICOM copy."""
+    root, _ = study
+    shutil.copytree(root, tmp_path / "messy")
+    messy = tmp_path / "messy"
+    (messy / "notes.txt").write_text("not an image")
+    victim = _files(messy)[0]
+    data = victim.read_bytes()
+    (messy / "truncated.dcm").write_bytes(data[: len(data) - 500])
+    return messy
+
+
+def test_scan_indexes_every_image_and_reports_skipped_files(messy, study, capsys):
+    index = scan(messy, progress=False)
+    assert len(index) == len(_files(study[0]))
+    skipped = index.attrs["skipped"].set_index(index.attrs["skipped"]["path"].map(os.path.basename))
+    assert skipped.loc["truncated.dcm", "error"] == "TruncatedFileError"
+    assert skipped.loc["notes.txt", "error"] == "NotDicomError"
+    assert skipped.loc["labels.csv", "error"] == "NotDicomError"
+    assert "skipped 3" in capsys.readouterr().out
+    assert {"path", "patient", "study", "series", "modality", "rows", "pixel_spacing", "manufacturer", "sex",
+            "age_years"} <= set(index.columns)
+    assert index["patient"].str.fullmatch("[0-9a-f]{16}").all() and index["age_years"].between(25, 90).all()
+
+
+def test_no_identifying_field_reaches_the_index(study):
+    root, labels = study
+    index = scan(root, progress=False)
+    text = index.drop(columns=["path"]).to_csv()
+    for path in _files(root)[:5]:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        for value in (str(ds.PatientName), ds.PatientID, ds.PatientBirthDate):
+            assert value not in text
+
+
+def test_series_level_groups_ct_slices(study):
+    root, _ = study
+    series = scan(root, level="series", progress=False)
+    ct = series[series["modality"] == "CT"]
+    assert len(ct) and (ct["slices"] == 3).all() and ct["paths"].map(len).eq(3).all()
+    # InstanceNumber runs against z in the synthetic CT: the volume follows position, not numbering.
+    volume = load_volume(ct["paths"].iloc[0], volume_shape=(3, 48, 48))
+    ordered = D.read_series(ct["paths"].iloc[0])
+    assert list(np.diff(ordered.positions)) == [2.5, 2.5]
+    first = D.window_values(pydicom.dcmread(ordered.files[0]), ordered.volume, None)
+    np.testing.assert_allclose(volume, first, atol=1e-6)
+
+
+def test_labels_join_by_hashed_patient_id_and_by_study(study, tmp_path):
+    root, labels = study
+    index = scan(root, progress=False)
+    by_patient = attach_labels(index, root / "labels.csv", on="patient")
+    by_study = attach_labels(index, root / "labels.csv", on="study")
+    assert by_patient["label"].tolist() == by_study["label"].tolist()
+    truth = dict(zip(labels["study_uid"], labels["label"], strict=True))
+    assert by_study["label"].tolist() == by_study["study"].map(truth).tolist()
+    assert not set(labels["patient_id"]) & set(by_patient["patient"])
+
+    partial = labels.iloc[2:]
+    with pytest.raises(LabelError, match=r"rows have no label in labels \(joined on study\)"):
+        attach_labels(index, partial)
+    dropped = attach_labels(index, partial, missing="drop")
+    assert set(dropped["study"]) == set(partial["study_uid"]) & set(index["study"])
+    with pytest.raises(LabelError, match="no column 'diagnosis'"):
+        attach_labels(index, labels, label="diagnosis")
+    conflicting = pd.concat([labels, labels.iloc[:1].assign(label=1 - labels["label"].iloc[0])])
+    with pytest.raises(LabelError, match="more than one 'label' value"):
+        attach_labels(index, conflicting)
+
+
+def test_split_keeps_patients_whole_and_stratifies(study):
+    root, _ = study
+    index = attach_labels(scan(root, progress=False), root / "labels.csv")
+    parts = split(index, fractions=(0.5, 0.25, 0.25), seed=1)
+    assert parts.groupby("patient")["split"].nunique().max() == 1
+    report = leakage_report(parts)
+    assert report.attrs["leaking"] == 0 and report["shared_groups"].eq(0).all()
+    assert report["groups"].tolist() == [12, 6, 6]
+    patient_labels = parts.groupby("patient").agg(label=("label", "max"), split=("split", "first"))
+    assert patient_labels.groupby("split")["label"].mean().tolist() == [0.5, 0.5, 0.5]
+    assert split(index, fractions=(0.5, 0.25, 0.25), seed=1)["split"].tolist() == parts["split"].tolist()
+    leaked = parts.copy()
+    train = leaked[leaked["split"] == "train"]
+    several = train["patient"].value_counts().index[0]
+    leaked.loc[train.index[train["patient"] == several][0], "split"] = "test"  # one image moved to test
+    bad = leakage_report(leaked)
+    assert bad.attrs["leaking"] == 1 and bad.loc["test", "shared_groups"] == 1
+
+
+def test_dataset_matches_direct_reads_in_index_order(study, tmp_path):
+    root, _ = study
+    index = attach_labels(scan(root, progress=False), root / "labels.csv").iloc[:6]
+    ds = make_dataset(index, image_size=(32, 40), batch_size=4)
+    x = np.concatenate([b[0].numpy() for b in ds])
+    y = np.concatenate([b[1].numpy() for b in ds])
+    assert x.shape == (6, 32, 40, 1) and y.tolist() == index["label"].tolist()
+    np.testing.assert_allclose(x[3], load_image(index["path"].iloc[3], image_size=(32, 40)), atol=1e-6)
+    two = make_dataset(index, window=["lung", "soft_tissue"], image_size=(32, 32), batch_size=6, label=None)
+    assert next(iter(two)).shape == (6, 32, 32, 2)
+    augmented = np.concatenate([b[0].numpy() for b in make_dataset(index, image_size=(32, 40), augment=True, flip=True)])
+    assert augmented.shape == x.shape and augmented.min() >= 0 and augmented.max() <= 1 and not np.allclose(augmented, x)
+
+
+def test_cache_is_keyed_by_files_and_preprocessing(study, tmp_path):
+    root, _ = study
+    shutil.copytree(root, tmp_path / "copy")
+    index = attach_labels(scan(tmp_path / "copy", progress=False), tmp_path / "copy" / "labels.csv").iloc[:4]
+    cache = tmp_path / "cache"
+
+    def run(**kw):
+        return np.concatenate([b[0].numpy() for b in make_dataset(index, image_size=(16, 16), cache_dir=cache, **kw)])
+
+    first = run()
+    names = {p.name.split(".")[0] for p in cache.iterdir()}
+    np.testing.assert_array_equal(run(), first)
+    assert {p.name.split(".")[0] for p in cache.iterdir()} == names  # reused
+    run(window="lung")
+    assert len({p.name.split(".")[0] for p in cache.iterdir()}) == 2  # new config, new cache
+    os.utime(index["path"].iloc[0], ns=(1, 1))
+    run()
+    assert len({p.name.split(".")[0] for p in cache.iterdir()}) == 3  # a changed file invalidates it
+
+
+def test_volume_dataset(study):
+    root, _ = study
+    series = attach_labels(scan(root, level="series", progress=False), root / "labels.csv")
+    ct = series[series["modality"] == "CT"]
+    x, y = next(iter(make_dataset(ct, volume_shape=(4, 24, 24), batch_size=2)))
+    assert x.shape == (min(2, len(ct)), 4, 24, 24, 1) and y.shape == (min(2, len(ct)),)
+    with pytest.raises(KeyError, match="scan\\(level='series'\\)"):
+        make_dataset(scan(root, progress=False), volume_shape=(4, 24, 24))
