@@ -1,0 +1,316 @@
+"""KITTI, BDD100K and COCO detection labels in one in-memory format, and the ``tf.data`` pipeline.
+
+A :class:`Frame` is one image with its boxes (``xyxy`` pixels), class names and per-box attributes
+(KITTI's truncation, occlusion, alpha, 3-D fields; BDD100K's attributes; COCO's ``iscrowd`` and area).
+Malformed labels raise :class:`LabelError` naming the file and line (or JSON entry); boxes outside the
+image are clipped with a warning only when the caller passes ``clip=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+KITTI_CLASSES = ("Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc", "DontCare")
+KITTI_FIELDS = ("type", "truncated", "occluded", "alpha", "x1", "y1", "x2", "y2", "height", "width", "length",
+                "x", "y", "z", "rotation_y")
+BDD100K_CLASSES = ("pedestrian", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
+                   "traffic light", "traffic sign")
+
+
+class LabelError(ValueError):
+    """A label that cannot be used; the message names the file and the line or entry."""
+
+
+@dataclass
+class Frame:
+    """One image and its objects."""
+
+    image_path: str
+    width: int
+    height: int
+    boxes: np.ndarray  # (N, 4) float32 xyxy pixels
+    labels: list[str]
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)  # per-box arrays, first axis N
+    frame_attributes: dict = field(default_factory=dict)
+    scores: np.ndarray | None = None  # detections only
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def select(self, keep) -> Frame:
+        """The frame with only the objects in ``keep`` (a boolean mask or indices)."""
+        keep = np.asarray(keep)
+        idx = np.flatnonzero(keep) if keep.dtype == bool else keep.astype(int)
+        return Frame(self.image_path, self.width, self.height, self.boxes[idx], [self.labels[i] for i in idx],
+                     {k: v[idx] for k, v in self.attributes.items()}, dict(self.frame_attributes),
+                     None if self.scores is None else self.scores[idx])
+
+
+def image_size(path) -> tuple[int, int]:
+    """``(height, width)`` read from the image header (no decoding)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.height, im.width
+
+
+def _check_boxes(boxes: np.ndarray, width: int, height: int, where, clip: bool, lines=None) -> np.ndarray:
+    """Validates ``xyxy`` boxes; returns them (clipped when asked)."""
+    for i, b in enumerate(boxes):
+        at = f"{where}:{lines[i]}" if lines is not None else f"{where} [{i}]"
+        if not np.all(np.isfinite(b)):
+            raise LabelError(f"{at}: box {b.tolist()} has a non-finite coordinate")
+        if b[2] <= b[0] or b[3] <= b[1]:
+            raise LabelError(f"{at}: box {b.tolist()} has x2 <= x1 or y2 <= y1")
+        outside = b[0] < 0 or b[1] < 0 or b[2] > width or b[3] > height
+        if outside:
+            if not clip:
+                raise LabelError(f"{at}: box {b.tolist()} lies outside the {width}x{height} image; "
+                                 "pass clip=True to clip it")
+            clipped = np.clip(b, 0, [width, height, width, height])
+            if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+                raise LabelError(f"{at}: box {b.tolist()} lies entirely outside the {width}x{height} image")
+            warnings.warn(f"{at}: box {b.tolist()} clipped to the {width}x{height} image", stacklevel=3)
+            boxes[i] = clipped
+    return boxes
+
+
+def read_kitti_label(label_path, *, image_path=None, size=None, clip: bool = False, detections: bool = False) -> Frame:
+    """One KITTI ``label_2`` file (15 fields per object; 16 with a score for detections).
+
+    Args:
+        label_path: the ``.txt`` file.
+        image_path: the image (its size bounds the boxes); ``size`` ``(H, W)`` instead.
+        clip: clip boxes outside the image with a warning instead of raising.
+        detections: the file is a result file (16th field: score).
+
+    Returns:
+        :class:`Frame` with every object, ``DontCare`` included, and ``truncated``, ``occluded``,
+        ``alpha``, ``dimensions`` (h, w, l), ``location`` (x, y, z), ``rotation_y`` attributes.
+    """
+    label_path = Path(label_path)
+    if size is None:
+        if image_path is None:
+            raise ValueError("read_kitti_label needs image_path or size to check the boxes")
+        size = image_size(image_path)
+    height, width = size
+    rows, scores, lines = [], [], []
+    for number, line in enumerate(label_path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        expected = (16,) if detections else (15, 16)
+        if len(parts) not in expected:
+            raise LabelError(f"{label_path}:{number}: {len(parts)} fields, a KITTI {'result' if detections else 'label'} "
+                             f"line has {' or '.join(map(str, expected))}")
+        try:
+            values = [float(v) for v in parts[1:]]
+        except ValueError:
+            raise LabelError(f"{label_path}:{number}: a numeric field is not a number: {line.strip()!r}") from None
+        if any(math.isnan(v) for v in values):
+            raise LabelError(f"{label_path}:{number}: NaN in {line.strip()!r}")
+        rows.append((parts[0], *values[:14]))
+        scores.append(values[14] if len(values) == 15 else np.nan)
+        lines.append(number)
+    boxes = np.array([r[4:8] for r in rows], "float32").reshape(-1, 4)
+    boxes = _check_boxes(boxes, width, height, label_path, clip, lines)
+    column = np.array([r[1:] for r in rows], "float32").reshape(-1, 14)
+    attributes = {
+        "truncated": column[:, 0], "occluded": column[:, 1].astype("int32"), "alpha": column[:, 2],
+        "dimensions": column[:, 7:10], "location": column[:, 10:13], "rotation_y": column[:, 13],
+    }
+    return Frame(str(image_path or ""), width, height, boxes, [r[0] for r in rows], attributes,
+                 scores=np.asarray(scores, "float32") if detections else None)
+
+
+def read_kitti(root, *, clip: bool = False, limit: int | None = None) -> list[Frame]:
+    """All frames of a KITTI object folder: ``root/image_2/*.png`` with ``root/label_2/*.txt``."""
+    root = Path(root)
+    images = sorted((root / "image_2").glob("*.png"))[:limit]
+    if not images:
+        raise FileNotFoundError(f"no images in {root / 'image_2'}")
+    frames = []
+    for image in images:
+        label = root / "label_2" / f"{image.stem}.txt"
+        if not label.exists():
+            raise LabelError(f"{label}: missing label file for {image.name}")
+        frames.append(read_kitti_label(label, image_path=image, clip=clip))
+    return frames
+
+
+def read_bdd100k(json_path, image_dir, *, clip: bool = False, size=(720, 1280)) -> list[Frame]:
+    """BDD100K detection labels (a JSON list of frames); the 10 detection classes, attributes kept.
+
+    Labels without ``box2d`` (lanes, drivable areas) are not detection objects and are left out;
+    an unknown ``category`` raises.
+    """
+    json_path = Path(json_path)
+    try:
+        entries = json.loads(json_path.read_text())
+    except json.JSONDecodeError as e:
+        raise LabelError(f"{json_path}: not valid JSON ({e})") from None
+    frames = []
+    for f_index, entry in enumerate(entries):
+        name = entry.get("name")
+        if not name:
+            raise LabelError(f"{json_path}: frame [{f_index}] has no 'name'")
+        image = Path(image_dir) / name
+        height, width = image_size(image) if image.exists() else size
+        boxes, labels, attrs = [], [], {"occluded": [], "truncated": [], "traffic_light_color": [], "id": []}
+        for l_index, label in enumerate(entry.get("labels") or []):
+            if "box2d" not in label:
+                continue
+            where = f"{json_path}: frame [{f_index}] {name!r} label [{l_index}]"
+            category = label.get("category")
+            if category not in BDD100K_CLASSES:
+                raise LabelError(f"{where}: unknown category {category!r}; BDD100K detection classes: {BDD100K_CLASSES}")
+            b = label["box2d"]
+            try:
+                boxes.append([float(b["x1"]), float(b["y1"]), float(b["x2"]), float(b["y2"])])
+            except (KeyError, TypeError, ValueError):
+                raise LabelError(f"{where}: box2d must have numeric x1, y1, x2, y2, got {b!r}") from None
+            labels.append(category)
+            a = label.get("attributes") or {}
+            attrs["occluded"].append(bool(a.get("occluded", False)))
+            attrs["truncated"].append(bool(a.get("truncated", False)))
+            attrs["traffic_light_color"].append(str(a.get("trafficLightColor", "none")))
+            attrs["id"].append(label.get("id", -1))
+        boxes = np.asarray(boxes, "float32").reshape(-1, 4)
+        boxes = _check_boxes(boxes, width, height, f"{json_path}: frame [{f_index}] {name!r}", clip)
+        frames.append(Frame(str(image), width, height, boxes, labels, {k: np.asarray(v) for k, v in attrs.items()},
+                            dict(entry.get("attributes") or {})))
+    return frames
+
+
+def read_coco(json_path, image_dir, *, clip: bool = False) -> tuple[list[Frame], dict[int, str]]:
+    """COCO detection JSON: boxes ``[x, y, w, h]`` → ``xyxy``; category ids may have gaps.
+
+    Returns:
+        ``(frames, categories)`` with ``categories`` mapping COCO id → name. Every image is a frame,
+        also those without annotations. ``iscrowd`` and ``area`` are kept as attributes.
+    """
+    json_path = Path(json_path)
+    data = json.loads(json_path.read_text())
+    categories = {int(c["id"]): c["name"] for c in data.get("categories", [])}
+    by_image = {}
+    for a_index, ann in enumerate(data.get("annotations", [])):
+        where = f"{json_path}: annotation [{a_index}] id {ann.get('id')}"
+        if ann.get("category_id") not in categories:
+            raise LabelError(f"{where}: category_id {ann.get('category_id')!r} is not in 'categories'")
+        bbox = ann.get("bbox")
+        if not (isinstance(bbox, list) and len(bbox) == 4):
+            raise LabelError(f"{where}: bbox must be [x, y, w, h], got {bbox!r}")
+        by_image.setdefault(ann["image_id"], []).append((a_index, ann))
+    frames = []
+    for image in data.get("images", []):
+        anns = by_image.pop(image["id"], [])
+        xywh = np.asarray([a["bbox"] for _, a in anns], "float32").reshape(-1, 4)
+        boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+        boxes = _check_boxes(boxes, int(image["width"]), int(image["height"]),
+                             f"{json_path}: image id {image['id']} {image.get('file_name')!r}", clip)
+        frames.append(Frame(str(Path(image_dir) / image.get("file_name", "")), int(image["width"]), int(image["height"]),
+                            boxes, [categories[a["category_id"]] for _, a in anns],
+                            {"iscrowd": np.asarray([int(a.get("iscrowd", 0)) for _, a in anns], "int32"),
+                             "area": np.asarray([float(a.get("area", 0.0)) for _, a in anns], "float32"),
+                             "category_id": np.asarray([a["category_id"] for _, a in anns], "int32")},
+                            {"id": image["id"]}))
+    if by_image:
+        image_id = next(iter(by_image))
+        raise LabelError(f"{json_path}: annotations refer to image id {image_id}, which is not in 'images'")
+    return frames, categories
+
+
+# --- tf.data ------------------------------------------------------------------------------------------
+
+def letterbox_image(image, input_size, *, jitter: bool = False):
+    """Scales a float image ``(h, w, 3)`` to fit ``input_size`` and pads it (TensorFlow ops).
+
+    Returns ``(canvas, scale, offset)``: input coordinates = image coordinates · scale + offset
+    (``offset`` is ``(y, x)``; zero unless ``jitter``, which also shrinks the scale by up to 25% and
+    places the image at random inside the canvas; nothing is ever cropped).
+    """
+    import tensorflow as tf
+
+    th, tw = input_size
+    h, w = tf.cast(tf.shape(image)[0], tf.float32), tf.cast(tf.shape(image)[1], tf.float32)
+    scale = tf.minimum(th / h, tw / w)
+    if jitter:
+        scale = scale * tf.random.uniform([], 0.75, 1.0)
+    new = tf.maximum(tf.cast(tf.math.floor(tf.stack([h, w]) * scale + 1e-3), tf.int32), 1)
+    new = tf.minimum(new, [th, tw])
+    offset = tf.zeros([2])
+    if jitter:
+        offset = tf.floor(tf.random.uniform([2]) * (tf.cast(tf.stack([th, tw]) - new, tf.float32) + 1))
+    resized = tf.image.resize(image, new)
+    canvas = tf.image.pad_to_bounding_box(resized, tf.cast(offset[0], tf.int32), tf.cast(offset[1], tf.int32), th, tw)
+    # The exact per-axis scale of the resize (rounding of the new size), so boxes follow pixels.
+    scale_xy = tf.stack([tf.cast(new[1], tf.float32) / w, tf.cast(new[0], tf.float32) / h] * 2)
+    return canvas, scale_xy, offset
+
+
+def _padded_targets(frames, class_names):
+    index = {name: i for i, name in enumerate(class_names)}
+    most = max([1] + [len(f) for f in frames])
+    boxes = np.zeros((len(frames), most, 4), "float32")
+    classes = np.full((len(frames), most), -1, "int32")  # -1: padding or a class not trained on
+    for i, f in enumerate(frames):
+        boxes[i, : len(f)] = f.boxes
+        classes[i, : len(f)] = [index.get(name, -1) for name in f.labels]
+    return boxes, classes
+
+
+def make_dataset(frames, class_names, *, input_size, anchors=None, batch_size: int = 8, augment: bool = False,
+                 shuffle: bool = False, seed: int = 0, targets: bool = True):
+    """Letterboxed images (float32 in [0, 255]) with RetinaNet targets, or with raw boxes.
+
+    Args:
+        frames: :class:`Frame` list (images are read from ``image_path``).
+        class_names: the trained classes, in output order; other labels (``DontCare``…) are left out.
+        input_size: ``(H, W)`` of the model input; any aspect ratio. Images are scaled to fit and
+            padded bottom/right, so no box is cropped or distorted.
+        anchors: ``(N, 4)`` anchors; with ``targets`` the pipeline yields ``(image, (N, 5))`` targets
+            (encoded box, class: ``-1`` background, ``-2`` ignored) from :func:`assign_targets`.
+        augment: horizontal flip, scale jitter (0.75–1.0 of the fitted scale at a random position:
+            never crops), brightness / contrast / saturation.
+        targets: ``False`` yields ``(image, {"boxes", "classes"})`` in input coordinates.
+    """
+    import tensorflow as tf
+
+    from domains.driving.model import assign_targets
+
+    boxes, classes = _padded_targets(frames, class_names)
+    paths = [f.image_path for f in frames]
+    th, tw = input_size
+    anchors_t = None if anchors is None else tf.constant(anchors, tf.float32)
+
+    def load(path, b, c):
+        image = tf.cast(tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False), tf.float32)
+        canvas, scale, offset = letterbox_image(image, input_size, jitter=augment)
+        b = b * scale + tf.stack([offset[1], offset[0], offset[1], offset[0]])
+        if augment:
+            flip = tf.random.uniform([]) < 0.5
+            canvas = tf.cond(flip, lambda: tf.reverse(canvas, [1]), lambda: canvas)
+            b = tf.cond(flip, lambda: tf.stack([tw - b[:, 2], b[:, 1], tw - b[:, 0], b[:, 3]], 1), lambda: b)
+            canvas = canvas / 255.0
+            canvas = tf.image.random_brightness(canvas, 0.15)
+            canvas = tf.image.random_contrast(canvas, 0.8, 1.2)
+            canvas = tf.image.random_saturation(canvas, 0.8, 1.2)
+            canvas = tf.clip_by_value(canvas, 0.0, 1.0) * 255.0
+        b = tf.where(c[:, None] >= 0, b, tf.zeros_like(b))
+        if targets:
+            return canvas, assign_targets(b, c, anchors_t)
+        return canvas, {"boxes": b, "classes": c}
+
+    if targets and anchors is None:
+        raise ValueError("targets=True needs the anchors (detector.anchors)")
+    ds = tf.data.Dataset.from_tensor_slices((paths, boxes, classes))
+    if shuffle:
+        ds = ds.shuffle(len(frames), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,255 @@
+"""Detection metrics identical to the official tools: COCO through pycocotools, KITTI 2-D AP as the
+KITTI devkit (``evaluate_object.cpp``) computes it.
+
+Inputs are :class:`~domains.driving.data.Frame` lists: ground truth, and detections with ``scores``
+for the same images in the same order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+
+from domains.driving.boxes import iou_matrix
+
+COCO_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+
+def to_coco(ground_truth, detections=None, *, class_names=None):
+    """COCO dictionaries from frames: ``(gt_dict, detections_list, category_ids)``.
+
+    Every ground-truth frame is an image (also those without objects or detections); categories are
+    the classes with at least one ground-truth box (``class_names`` restricts them); ``iscrowd`` comes
+    from the frame's attributes when present (the only way a box is ignored).
+    """
+    names = sorted({n for f in ground_truth for n in f.labels}) if class_names is None else list(class_names)
+    present = [n for n in names if any(n in f.labels for f in ground_truth)]
+    cat_ids = {n: i + 1 for i, n in enumerate(present)}
+    images, annotations = [], []
+    for image_id, frame in enumerate(ground_truth, start=1):
+        images.append({"id": image_id, "width": int(frame.width), "height": int(frame.height)})
+        crowd = frame.attributes.get("iscrowd", np.zeros(len(frame), "int32"))
+        for box, name, is_crowd in zip(frame.boxes, frame.labels, crowd, strict=True):
+            if name not in cat_ids:
+                continue
+            x1, y1, x2, y2 = (float(v) for v in box)
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": cat_ids[name],
+                                "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
+                                "iscrowd": int(is_crowd)})
+    gt = {"images": images, "annotations": annotations,
+          "categories": [{"id": i, "name": n} for n, i in cat_ids.items()]}
+    dets = []
+    if detections is not None:
+        if len(detections) != len(ground_truth):
+            raise ValueError(f"{len(detections)} detection frames for {len(ground_truth)} ground-truth frames")
+        for image_id, frame in enumerate(detections, start=1):
+            if frame.scores is None:
+                raise ValueError(f"detection frame {image_id - 1} has no scores")
+            for box, name, score in zip(frame.boxes, frame.labels, frame.scores, strict=True):
+                if name in cat_ids:  # detections of a class without ground truth cannot be scored
+                    x1, y1, x2, y2 = (float(v) for v in box)
+                    dets.append({"image_id": image_id, "category_id": cat_ids[name],
+                                 "bbox": [x1, y1, x2 - x1, y2 - y1], "score": float(score)})
+    return gt, dets, cat_ids
+
+
+def coco_eval(gt: dict, dets: list) -> dict:
+    """pycocotools' ``COCOeval`` on in-memory dictionaries, with its traps avoided.
+
+    All ground-truth images are evaluated; an empty detection list gives zeros (``loadRes`` would
+    fail); ``maxDets`` stays (1, 10, 100) per image and category; categories without ground truth are
+    not in ``gt`` and so do not count.
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    if not gt["annotations"]:
+        raise ValueError("no ground-truth boxes: COCO AP is undefined")
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = {**gt, "info": {}, "licenses": []}
+        coco_gt.createIndex()
+        if not dets:
+            return dict.fromkeys(COCO_KEYS, 0.0)
+        coco_dt = coco_gt.loadRes(dets)
+        evaluator = COCOeval(coco_gt, coco_dt, "bbox")
+        evaluator.params.imgIds = sorted(coco_gt.getImgIds())
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    # pycocotools writes -1 where a metric is undefined (no ground truth of that size): NaN says so.
+    return dict(zip(COCO_KEYS, (float(v) if v > -1 else float("nan") for v in evaluator.stats), strict=True))
+
+
+def coco_metrics(ground_truth, detections, *, class_names=None) -> dict:
+    """COCO AP, AP50, AP75, APs/m/l (and AR) for frames; see :func:`coco_eval`.
+
+    Example:
+        >>> coco_metrics(ground_truth, detector.detect(images))["AP50"]
+    """
+    gt, dets, _ = to_coco(ground_truth, detections, class_names=class_names)
+    return coco_eval(gt, dets)
+
+
+# --- KITTI ------------------------------------------------------------------------------------------------
+
+KITTI_MIN_OVERLAP = {"Car": 0.7, "Pedestrian": 0.5, "Cyclist": 0.5}
+KITTI_NEIGHBOUR = {"Car": "Van", "Pedestrian": "Person_sitting"}
+DIFFICULTIES = ("easy", "moderate", "hard")
+MIN_HEIGHT = (40, 25, 25)
+MAX_OCCLUSION = (0, 1, 2)
+MAX_TRUNCATION = (0.15, 0.30, 0.50)
+N_SAMPLE_PTS = 41
+
+
+def _clean(gt, det, cls: str, difficulty: int):
+    """The devkit's ``cleanData``: 0 counted, 1 ignored (neighbour class or too hard / small), -1 other."""
+    lower = cls.lower()
+    neighbour = KITTI_NEIGHBOUR.get(cls, "").lower()
+    ignored_gt = []
+    for name, box, occ, trunc in zip(gt.labels, gt.boxes, gt.attributes["occluded"], gt.attributes["truncated"],
+                                     strict=True):
+        height = float(box[3]) - float(box[1])
+        valid = 1 if name.lower() == lower else (0 if neighbour and name.lower() == neighbour else -1)
+        ignore = occ > MAX_OCCLUSION[difficulty] or trunc > MAX_TRUNCATION[difficulty] or height <= MIN_HEIGHT[difficulty]
+        ignored_gt.append(0 if valid == 1 and not ignore else (1 if valid == 0 or (ignore and valid == 1) else -1))
+    dontcare = gt.boxes[[n.lower() == "dontcare" for n in gt.labels]].reshape(-1, 4)
+    ignored_det = []
+    for name, box in zip(det.labels, det.boxes, strict=True):
+        height = int(abs(float(box[3]) - float(box[1])))  # the devkit stores it in an int32_t: truncated
+        ignored_det.append(1 if height < MIN_HEIGHT[difficulty] else (0 if name.lower() == lower else -1))
+    return np.array(ignored_gt, int), np.array(ignored_det, int), dontcare
+
+
+def _statistics(overlap, dc_overlap, scores, ignored_gt, ignored_det, min_overlap, compute_fp, thresh=0.0):
+    """The devkit's ``computeStatistics`` for one image: ``(tp, fp, fn, tp_scores)``."""
+    n_gt, n_det = overlap.shape
+    assigned = np.zeros(n_det, bool)
+    below = scores < thresh if compute_fp else np.zeros(n_det, bool)
+    tp = fp = fn = 0
+    tp_scores = []
+    no_detection = -1e7
+    for i in range(n_gt):
+        if ignored_gt[i] == -1:
+            continue
+        det_idx, valid, max_overlap, assigned_ignored = -1, no_detection, 0.0, False
+        for j in range(n_det):
+            if ignored_det[j] == -1 or assigned[j] or below[j]:
+                continue
+            o = overlap[i, j]
+            if not compute_fp and o > min_overlap and scores[j] > valid:
+                det_idx, valid = j, scores[j]
+            elif compute_fp and o > min_overlap and (o > max_overlap or assigned_ignored) and ignored_det[j] == 0:
+                max_overlap, det_idx, valid, assigned_ignored = o, j, 1.0, False
+            elif compute_fp and o > min_overlap and valid == no_detection and ignored_det[j] == 1:
+                det_idx, valid, assigned_ignored = j, 1.0, True
+        if valid == no_detection and ignored_gt[i] == 0:
+            fn += 1
+        elif valid != no_detection and (ignored_gt[i] == 1 or ignored_det[det_idx] == 1):
+            assigned[det_idx] = True
+        elif valid != no_detection:
+            tp += 1
+            tp_scores.append(scores[det_idx])
+            assigned[det_idx] = True
+    if compute_fp:
+        fp = int(np.sum(~(assigned | (ignored_det == -1) | (ignored_det == 1) | below)))
+        stuff = 0
+        for d in range(dc_overlap.shape[0]):
+            for j in range(n_det):
+                if assigned[j] or ignored_det[j] in (-1, 1) or below[j]:
+                    continue
+                if dc_overlap[d, j] > min_overlap:
+                    assigned[j] = True
+                    stuff += 1
+        fp -= stuff
+    return tp, fp, fn, tp_scores
+
+
+def _thresholds(scores, n_gt):
+    """The devkit's ``getThresholds``: scores at (approximately) linearly spaced recall."""
+    scores = sorted(scores, reverse=True)
+    out, current = [], 0.0
+    for i, s in enumerate(scores):
+        left = (i + 1) / n_gt
+        right = (i + 2) / n_gt if i < len(scores) - 1 else left
+        if right - current < current - left and i < len(scores) - 1:
+            continue
+        out.append(s)
+        current += 1.0 / (N_SAMPLE_PTS - 1.0)
+    return out
+
+
+def _intersection_over_det(det_boxes, dc_boxes):
+    """Overlap of detections with DontCare regions, as a share of the detection's area (criterion 0)."""
+    d = np.asarray(det_boxes, "float64").reshape(-1, 4)
+    c = np.asarray(dc_boxes, "float64").reshape(-1, 4)
+    lt = np.maximum(c[:, None, :2], d[None, :, :2])
+    rb = np.minimum(c[:, None, 2:], d[None, :, 2:])
+    wh = rb - lt
+    inter = np.where((wh[..., 0] > 0) & (wh[..., 1] > 0), wh[..., 0] * wh[..., 1], 0.0)
+    area = (d[:, 2] - d[:, 0]) * (d[:, 3] - d[:, 1])
+    return inter / np.maximum(area[None, :], 1e-12)
+
+
+def kitti_precision(ground_truth, detections, cls: str, difficulty: int) -> np.ndarray:
+    """The 41-point interpolated precision curve of the devkit for one class and difficulty.
+
+    Returns ``nan`` everywhere when the class has no counted ground truth at this difficulty.
+    """
+    cleaned, n_gt, scores_tp = [], 0, []
+    min_overlap = KITTI_MIN_OVERLAP[cls]
+    for gt, det in zip(ground_truth, detections, strict=True):
+        ig, idt, dc = _clean(gt, det, cls, difficulty)
+        overlap = iou_matrix(gt.boxes, det.boxes)
+        dc_overlap = _intersection_over_det(det.boxes, dc)
+        scores = np.asarray(det.scores, "float64")
+        cleaned.append((overlap, dc_overlap, scores, ig, idt))
+        n_gt += int(np.sum(ig == 0))
+        scores_tp += _statistics(overlap, dc_overlap, scores, ig, idt, min_overlap, False)[3]
+    if n_gt == 0:
+        return np.full(N_SAMPLE_PTS, np.nan)
+    thresholds = _thresholds(scores_tp, n_gt)
+    precision = np.zeros(N_SAMPLE_PTS)
+    for t, thresh in enumerate(thresholds):
+        tp = fp = 0
+        for overlap, dc_overlap, scores, ig, idt in cleaned:
+            a, b, _, _ = _statistics(overlap, dc_overlap, scores, ig, idt, min_overlap, True, thresh)
+            tp, fp = tp + a, fp + b
+        precision[t] = tp / (tp + fp)
+    for t in range(len(thresholds)):
+        precision[t] = precision[t:].max()
+    return precision
+
+
+def kitti_ap(ground_truth, detections, *, classes=("Car", "Pedestrian", "Cyclist")) -> dict:
+    """KITTI 2-D AP (percent) per class and difficulty, R11 and R40, as the official devkit.
+
+    Car needs IoU > 0.7, Pedestrian and Cyclist > 0.5 (strictly greater). Easy / Moderate / Hard keep
+    ground truth with height > 40 / 25 / 25 px (float), occlusion ≤ 0 / 1 / 2 and truncation ≤
+    0.15 / 0.30 / 0.50 (cumulative); harder or smaller ground truth, and Van (for Car) or Person_sitting
+    (for Pedestrian), are ignored: matching them is neither a TP nor an FP. Detections shorter than the
+    minimum height (height truncated to an integer, as the devkit's ``int32_t``) are ignored, as are
+    unmatched detections covering a ``DontCare`` region (intersection over detection area > the class
+    IoU).
+
+    Returns:
+        ``{"Car": {"easy": {"R11": …, "R40": …}, …}, …}``; classes without ground truth are left out.
+    """
+    if len(ground_truth) != len(detections):
+        raise ValueError(f"{len(detections)} detection frames for {len(ground_truth)} ground-truth frames")
+    for i, det in enumerate(detections):
+        if det.scores is None:
+            raise ValueError(f"detection frame {i} has no scores")
+    out = {}
+    for cls in classes:
+        per = {}
+        for d, name in enumerate(DIFFICULTIES):
+            precision = kitti_precision(ground_truth, detections, cls, d)
+            if np.isnan(precision).all():
+                continue
+            per[name] = {"R11": float(precision[0::4].sum() / 11 * 100), "R40": float(precision[1:].sum() / 40 * 100)}
+        if per:
+            out[cls] = per
+    return out

@@ -1,0 +1,401 @@
+"""Detection backbone (core ResNet + FPN), a RetinaNet-style detector, its targets, loss and post-processing.
+
+The network (backbone, FPN, shared heads) uses ``keras.ops`` only. Target assignment (inside
+``tf.data``) and non-maximum suppression (``tf.image.combined_non_max_suppression``, per class) use
+TensorFlow, like the serving export.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+from domains.driving.boxes import DEFAULT_ANCHORS, AnchorConfig, decode, encode, make_anchors
+from restoolkit.models import backbone as core_backbone
+
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+@dataclass(frozen=True)
+class NMSConfig:
+    """Post-processing settings; see :data:`NMS_PRESETS`."""
+
+    score_threshold: float = 0.05
+    iou_threshold: float = 0.5
+    max_per_class: int = 100
+    max_detections: int = 100
+    pre_nms_top_k: int = 5000
+
+
+NMS_PRESETS = {
+    # What COCO / KITTI evaluation expects: low threshold, full precision-recall curve.
+    "evaluation": NMSConfig(score_threshold=0.05, iou_threshold=0.5, max_per_class=100, max_detections=100),
+    # A starting point for a car: fewer, surer boxes (tune score_threshold on validation).
+    "deployment": NMSConfig(score_threshold=0.3, iou_threshold=0.45, max_per_class=50, max_detections=50,
+                            pre_nms_top_k=1000),
+}
+
+
+def _stage_prefixes(freeze_at) -> tuple[str, ...]:
+    if freeze_at in (None, 0):
+        return ()
+    if freeze_at == "stem":
+        freeze_at = 1
+    if not isinstance(freeze_at, int) or not 0 <= freeze_at <= 5:
+        raise ValueError(f"freeze_at must be 0..5 or 'stem' (detectron2's convention), got {freeze_at!r}")
+    return ("stem",) + tuple(f"stage{k}_" for k in range(1, freeze_at))
+
+
+def detection_backbone(
+    name: str = "resnet50",
+    *,
+    input_shape=(384, 1248, 3),
+    fpn_width: int = 256,
+    p6_source: str = "C5",
+    freeze_at=1,
+    frozen_bn: bool = True,
+    weights=None,
+) -> keras.Model:
+    """ResNet C3–C5 and an FPN giving ``P3``..``P7`` (strides 8..128).
+
+    Args:
+        name: a core registry backbone (``resnet18``, ``resnet34``, ``resnet50``…).
+        input_shape: ``(H, W, 3)``; any size (levels have ``ceil(H / stride)`` rows).
+        fpn_width: channels of every pyramid level.
+        p6_source: ``"C5"`` (RetinaNet paper, torchvision) or ``"P5"`` (FCOS, detectron2's default
+            for some configs): the input of the stride-2 convolution making P6.
+        freeze_at: detectron2's convention: 0 trains everything, 1 (or ``"stem"``) freezes the stem,
+            ``k`` freezes the stem and stages 1..k-1.
+        frozen_bn: batch norms use fixed statistics (detection batches are small).
+        weights: a ``keras.Model`` (a classifier or backbone of the same architecture, e.g. from
+            :func:`restoolkit.load_backbone`) whose weights are copied.
+
+    Returns:
+        A ``keras.Model`` mapping images (already normalised) to ``{"P3": …, "P7": …}``.
+    """
+    if p6_source not in ("C5", "P5"):
+        raise ValueError(f"p6_source must be 'C5' or 'P5', got {p6_source!r}")
+    body = core_backbone(name, input_shape=tuple(input_shape),
+                         norm_layer="frozen_batch_norm" if frozen_bn else "batch_norm")
+    if weights is not None:
+        from restoolkit.weights import transfer_weights
+
+        transfer_weights(weights, body, reset=("predictions", "head_dropout"))
+    frozen = _stage_prefixes(freeze_at)
+    for layer in body.layers:
+        if frozen and layer.name.startswith(frozen):
+            layer.trainable = False
+
+    inputs = keras.Input(tuple(input_shape), name="images")
+    c = body(inputs)
+    conv = keras.layers.Conv2D
+    laterals = {k: conv(fpn_width, 1, name=f"fpn_lateral{k}")(c[f"C{k}"]) for k in (3, 4, 5)}
+    merged = {5: laterals[5]}
+    for k in (4, 3):
+        up = keras.layers.UpSampling2D(2, name=f"fpn_up{k + 1}")(merged[k + 1])
+        th, tw = laterals[k].shape[1:3]
+        uh, uw = up.shape[1:3]
+        if (uh, uw) != (th, tw):  # odd sizes: ceil halving, so the upsampled map is one row/column larger
+            up = keras.layers.Cropping2D(((0, uh - th), (0, uw - tw)), name=f"fpn_crop{k + 1}")(up)
+        merged[k] = keras.layers.Add(name=f"fpn_merge{k}")([laterals[k], up])
+    outputs = {f"P{k}": conv(fpn_width, 3, padding="same", name=f"fpn_output{k}")(merged[k]) for k in (3, 4, 5)}
+    source = c["C5"] if p6_source == "C5" else outputs["P5"]
+    p6 = conv(fpn_width, 3, strides=2, name="fpn_p6")(keras.layers.ZeroPadding2D(1, name="fpn_p6_pad")(source))
+    p7_in = keras.layers.ZeroPadding2D(1, name="fpn_p7_pad")(keras.layers.ReLU(name="fpn_p6_relu")(p6))
+    outputs["P6"] = p6
+    outputs["P7"] = conv(fpn_width, 3, strides=2, name="fpn_p7")(p7_in)
+    return keras.Model(inputs, outputs, name=f"{name}_fpn")
+
+
+def build_retinanet(
+    backbone: str = "resnet50",
+    *,
+    num_classes: int,
+    input_size=(384, 1248),
+    anchor_config: AnchorConfig = DEFAULT_ANCHORS,
+    fpn_width: int = 256,
+    head_width: int = 256,
+    head_depth: int = 4,
+    prior_probability: float = 0.01,
+    **backbone_kwargs,
+) -> keras.Model:
+    """Images in [0, 255] → ``(B, N, 4 + num_classes)``: box deltas then class logits per anchor.
+
+    Class and box heads are shared across levels; the class head's bias starts at
+    ``-log((1 - π) / π)`` so every anchor begins as background with probability ``1 - π`` (the
+    focal-loss paper's initialisation). Normalisation by ImageNet mean and std is inside the model.
+    """
+    h, w = input_size
+    fpn = detection_backbone(backbone, input_shape=(h, w, 3), fpn_width=fpn_width, **backbone_kwargs)
+    images = keras.Input((h, w, 3), name="images")
+    x = keras.layers.Normalization(mean=IMAGENET_MEAN, variance=[s**2 for s in IMAGENET_STD], name="normalize")(images)
+    levels = fpn(x)
+    a = anchor_config.per_cell
+
+    def tower(prefix, out_channels, bias):
+        layers = []
+        for i in range(head_depth):
+            layers.append(keras.layers.Conv2D(head_width, 3, padding="same", activation="relu",
+                                              kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
+                                              name=f"{prefix}_conv{i + 1}"))
+        layers.append(keras.layers.Conv2D(out_channels, 3, padding="same", dtype="float32",
+                                          kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
+                                          bias_initializer=keras.initializers.Constant(bias), name=f"{prefix}_output"))
+        return layers
+
+    cls_tower = tower("class_head", a * num_classes, -math.log((1 - prior_probability) / prior_probability))
+    box_tower = tower("box_head", a * 4, 0.0)
+    boxes, logits = [], []
+    for k in range(anchor_config.min_level, anchor_config.max_level + 1):
+        feature = levels[f"P{k}"]
+        y, z = feature, feature
+        for layer in cls_tower:
+            y = layer(y)
+        for layer in box_tower:
+            z = layer(z)
+        rows, cols = feature.shape[1:3]
+        logits.append(keras.layers.Reshape((rows * cols * a, num_classes), name=f"class_P{k}")(y))
+        boxes.append(keras.layers.Reshape((rows * cols * a, 4), name=f"box_P{k}")(z))
+    box_out = keras.layers.Concatenate(axis=1, name="boxes", dtype="float32")(boxes)
+    cls_out = keras.layers.Concatenate(axis=1, name="logits", dtype="float32")(logits)
+    out = keras.layers.Concatenate(axis=-1, name="raw_detections", dtype="float32")([box_out, cls_out])
+    return keras.Model(images, out, name=f"retinanet_{backbone}")
+
+
+# --- targets ------------------------------------------------------------------------------------------
+
+def assign_targets(boxes, classes, anchors, *, positive_iou: float = 0.5, negative_iou: float = 0.4):
+    """Per-anchor targets ``(N, 5)``: encoded box and class (``-1`` background, ``-2`` ignored).
+
+    Anchors with IoU ≥ ``positive_iou`` with a box take its class; below ``negative_iou`` they are
+    background; between, ignored. Each box also claims its best anchor(s) (ties included) so that
+    small or oddly shaped objects are never left without a positive anchor (torchvision's
+    low-quality matches). Boxes with class ``-1`` (padding, classes not trained) are not matched.
+    """
+    import tensorflow as tf
+
+    valid = classes >= 0
+    boxes = tf.cast(boxes, tf.float32)
+    lt = tf.maximum(anchors[:, None, :2], boxes[None, :, :2])
+    rb = tf.minimum(anchors[:, None, 2:], boxes[None, :, 2:])
+    inter = tf.reduce_prod(tf.maximum(rb - lt, 0.0), -1)
+    area_a = tf.reduce_prod(anchors[:, 2:] - anchors[:, :2], -1)
+    area_b = tf.reduce_prod(boxes[:, 2:] - boxes[:, :2], -1)
+    iou = inter / tf.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+    iou = tf.where(valid[None, :], iou, -1.0)
+    iou = tf.concat([iou, -tf.ones_like(iou[:, :1])], axis=1)  # a dummy column: no box at all still works
+    best = tf.argmax(iou, axis=1, output_type=tf.int32)
+    best_iou = tf.reduce_max(iou, axis=1)
+    best_for_box = tf.reduce_max(iou, axis=0)
+    low_quality = tf.reduce_any((iou == best_for_box[None, :]) & (best_for_box[None, :] > 0), axis=1)
+    classes_ext = tf.concat([tf.cast(classes, tf.int32), [-1]], 0)
+    boxes_ext = tf.concat([boxes, tf.ones([1, 4])], 0)
+    matched_class = tf.gather(classes_ext, best)
+    label = tf.where(best_iou >= positive_iou, matched_class,
+                     tf.where(best_iou < negative_iou, -1, -2))
+    label = tf.where(low_quality, matched_class, label)
+    matched = tf.gather(boxes_ext, best)
+    deltas = encode(matched, anchors, xp=ops)
+    deltas = tf.where((label >= 0)[:, None], deltas, 0.0)
+    return tf.concat([deltas, tf.cast(label, tf.float32)[:, None]], axis=1)
+
+
+@keras.saving.register_keras_serializable("restoolkit")
+class DetectionLoss(keras.losses.Loss):
+    """Focal loss (α, γ) on every non-ignored anchor plus smooth-L1 or GIoU on positive anchors, both
+    divided by the number of positive anchors in the batch.
+
+    Args:
+        num_classes: classes of the detector.
+        alpha, gamma: focal loss parameters (0.25, 2 in the paper).
+        box_loss: ``"smooth_l1"`` (on encoded deltas, β = 1/9 as Detectron's RetinaNet) or ``"giou"``
+            (on decoded boxes; needs ``input_size`` and ``anchor_config``).
+        box_weight: weight of the box term.
+    """
+
+    def __init__(self, num_classes, *, alpha=0.25, gamma=2.0, box_loss="smooth_l1", box_weight=1.0, beta=1 / 9,
+                 input_size=None, anchor_config=None, name="detection_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if box_loss not in ("smooth_l1", "giou"):
+            raise ValueError(f"box_loss must be 'smooth_l1' or 'giou', got {box_loss!r}")
+        self.num_classes, self.alpha, self.gamma = int(num_classes), float(alpha), float(gamma)
+        self.box_loss, self.box_weight, self.beta = box_loss, float(box_weight), float(beta)
+        self.input_size = tuple(input_size) if input_size is not None else None
+        self.anchor_config = anchor_config.to_dict() if isinstance(anchor_config, AnchorConfig) else anchor_config
+        self._anchors = None
+        if box_loss == "giou":
+            if input_size is None or anchor_config is None:
+                raise ValueError("box_loss='giou' needs input_size and anchor_config to decode boxes")
+            self._anchors = make_anchors(self.input_size, AnchorConfig.from_dict(self.anchor_config))
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.cast(y_pred, "float32")
+        labels = y_true[..., 4]
+        positive = ops.cast(labels >= 0, "float32")
+        counted = ops.cast(labels > -1.5, "float32")  # background and positives; -2 is ignored
+        n_pos = ops.maximum(ops.sum(positive), 1.0)
+        batch = ops.cast(ops.shape(y_pred)[0], "float32")
+
+        logits = y_pred[..., 4:]
+        onehot = ops.one_hot(ops.cast(ops.maximum(labels, 0), "int32"), self.num_classes) * positive[..., None]
+        p = ops.sigmoid(logits)
+        ce = ops.maximum(logits, 0) - logits * onehot + ops.log1p(ops.exp(-ops.abs(logits)))
+        p_t = p * onehot + (1 - p) * (1 - onehot)
+        alpha_t = self.alpha * onehot + (1 - self.alpha) * (1 - onehot)
+        focal = ops.sum(alpha_t * ops.power(1 - p_t, self.gamma) * ce, axis=-1) * counted
+
+        if self.box_loss == "smooth_l1":
+            diff = ops.abs(y_true[..., :4] - y_pred[..., :4])
+            per = ops.where(diff < self.beta, 0.5 * diff**2 / self.beta, diff - 0.5 * self.beta)
+            box = ops.sum(per, axis=-1)
+        else:
+            anchors = ops.convert_to_tensor(self._anchors)
+            box = 1.0 - giou(decode(y_true[..., :4], anchors, xp=ops), decode(y_pred[..., :4], anchors, xp=ops))
+        box = box * positive
+        per_image = ops.sum(focal, axis=-1) + self.box_weight * ops.sum(box, axis=-1)
+        return per_image * batch / n_pos  # the mean over the batch is then Σ / n_pos
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "alpha": self.alpha, "gamma": self.gamma,
+                "box_loss": self.box_loss, "box_weight": self.box_weight, "beta": self.beta,
+                "input_size": self.input_size, "anchor_config": self.anchor_config}
+
+
+def giou(a, b):
+    """Generalised IoU of paired ``xyxy`` boxes (any leading shape), ``keras.ops``."""
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    iw = ops.maximum(ops.minimum(a[..., 2], b[..., 2]) - ops.maximum(a[..., 0], b[..., 0]), 0)
+    ih = ops.maximum(ops.minimum(a[..., 3], b[..., 3]) - ops.maximum(a[..., 1], b[..., 1]), 0)
+    inter = iw * ih
+    union = ops.maximum(area_a + area_b - inter, 1e-7)
+    hull = ((ops.maximum(a[..., 2], b[..., 2]) - ops.minimum(a[..., 0], b[..., 0]))
+            * (ops.maximum(a[..., 3], b[..., 3]) - ops.minimum(a[..., 1], b[..., 1])))
+    return inter / union - (hull - union) / ops.maximum(hull, 1e-7)
+
+
+# --- the detector ---------------------------------------------------------------------------------------
+
+def postprocess(raw, anchors, input_size, nms: NMSConfig):
+    """Raw outputs ``(B, N, 4 + C)`` → per-class NMS'd ``boxes (B, K, 4)``, ``scores``, ``classes``,
+    ``num_detections`` (TensorFlow; boxes in input pixels, clipped to the input)."""
+    import tensorflow as tf
+
+    raw = tf.cast(raw, tf.float32)
+    boxes = decode(raw[..., :4], tf.constant(anchors), xp=ops)
+    h, w = input_size
+    boxes = tf.clip_by_value(boxes, 0.0, tf.constant([w, h, w, h], tf.float32))
+    scores = tf.sigmoid(raw[..., 4:])
+    k = min(nms.pre_nms_top_k, int(anchors.shape[0]))
+    _, top = tf.math.top_k(tf.reduce_max(scores, -1), k=k)
+    boxes = tf.gather(boxes, top, batch_dims=1)
+    scores = tf.gather(scores, top, batch_dims=1)
+    out = tf.image.combined_non_max_suppression(
+        boxes[:, :, None, :], scores, max_output_size_per_class=nms.max_per_class,
+        max_total_size=nms.max_detections, iou_threshold=nms.iou_threshold, score_threshold=nms.score_threshold,
+        clip_boxes=False)
+    return {"boxes": out.nmsed_boxes, "scores": out.nmsed_scores, "classes": tf.cast(out.nmsed_classes, tf.int32),
+            "num_detections": out.valid_detections}
+
+
+class Detector:
+    """A RetinaNet model with what it needs around it: class names, input size, anchors, NMS.
+
+    Args:
+        model: from :func:`build_retinanet`.
+        class_names: output order.
+        input_size: ``(H, W)`` the model was built for.
+        anchor_config: the anchor layout.
+        nms: a preset name from :data:`NMS_PRESETS` or an :class:`NMSConfig`.
+    """
+
+    def __init__(self, model, class_names, input_size, anchor_config: AnchorConfig = DEFAULT_ANCHORS, nms="evaluation"):
+        self.model = model
+        self.class_names = list(class_names)
+        self.input_size = tuple(input_size)
+        self.anchor_config = anchor_config
+        self.nms = NMS_PRESETS[nms] if isinstance(nms, str) else nms
+        self.anchors = make_anchors(self.input_size, anchor_config)
+        if model.output_shape[1] != len(self.anchors):
+            raise ValueError(f"the model predicts {model.output_shape[1]} anchors, the anchor config gives "
+                             f"{len(self.anchors)} for input {self.input_size}")
+
+    def loss(self, **kwargs) -> DetectionLoss:
+        return DetectionLoss(len(self.class_names), input_size=self.input_size, anchor_config=self.anchor_config,
+                             **kwargs)
+
+    def detect(self, images, *, nms=None, batch_size: int = 8):
+        """Detections for images of any size, in each image's own pixel coordinates.
+
+        Args:
+            images: a list of ``(h, w, 3)`` arrays (uint8 or float in [0, 255]) or image paths.
+            nms: a preset name or :class:`NMSConfig` overriding the detector's.
+
+        Returns:
+            A list of :class:`~domains.driving.data.Frame` with ``boxes``, ``labels`` and ``scores``.
+        """
+        import tensorflow as tf
+
+        from domains.driving.data import Frame, letterbox_image
+
+        config = NMS_PRESETS[nms] if isinstance(nms, str) else (nms or self.nms)
+        results = []
+        for start in range(0, len(images), batch_size):
+            chunk, canvases, scales, sizes, paths = images[start:start + batch_size], [], [], [], []
+            for item in chunk:
+                path = str(item) if isinstance(item, str | Path) else ""
+                array = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False) if path else item
+                image = tf.cast(tf.convert_to_tensor(array), tf.float32)
+                canvas, scale, _ = letterbox_image(image, self.input_size)
+                canvases.append(canvas)
+                scales.append(scale.numpy())
+                sizes.append(tuple(image.shape[:2]))
+                paths.append(path)
+            raw = self.model(tf.stack(canvases), training=False)
+            out = {k: v.numpy() for k, v in postprocess(raw, self.anchors, self.input_size, config).items()}
+            for i, scale in enumerate(scales):
+                n = int(out["num_detections"][i])
+                h, w = sizes[i]
+                boxes = np.clip(out["boxes"][i, :n] / scale, 0, [w, h, w, h]).astype("float32")
+                results.append(Frame(paths[i], w, h, boxes, [self.class_names[c] for c in out["classes"][i, :n]],
+                                     scores=out["scores"][i, :n].astype("float32")))
+        return results
+
+    def save(self, folder) -> Path:
+        """``model.keras`` and ``detector.json`` (class names, input size, anchors, NMS)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.save(folder / "model.keras")
+        (folder / "detector.json").write_text(json.dumps({
+            "class_names": self.class_names, "input_size": list(self.input_size),
+            "anchor_config": self.anchor_config.to_dict(), "nms": self.nms.__dict__}, indent=2))
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> Detector:
+        folder = Path(folder)
+        config = json.loads((folder / "detector.json").read_text())
+        model = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
+        return cls(model, config["class_names"], config["input_size"], AnchorConfig.from_dict(config["anchor_config"]),
+                   NMSConfig(**config["nms"]))
+
+
+def build_detector(backbone: str = "resnet50", class_names=("Car", "Pedestrian", "Cyclist"), *,
+                   input_size=(384, 1248), nms="evaluation", anchor_config: AnchorConfig = DEFAULT_ANCHORS,
+                   **kwargs) -> Detector:
+    """:func:`build_retinanet` wrapped in a :class:`Detector`.
+
+    Example:
+        >>> detector = build_detector("resnet18", ("Car", "Pedestrian", "Cyclist"), input_size=(384, 1248))
+        >>> frames = detector.detect(["000000.png"])
+    """
+    model = build_retinanet(backbone, num_classes=len(class_names), input_size=input_size,
+                            anchor_config=anchor_config, **kwargs)
+    return Detector(model, class_names, input_size, anchor_config, nms)
