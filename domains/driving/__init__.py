@@ -18,12 +18,20 @@ from domains.driving.data import (
 from domains.driving.draw import draw_detections
 from domains.driving.evaluate import coco_metrics, kitti_ap
 from domains.driving.export import export_saved_model
-from domains.driving.model import NMS_PRESETS, Detector, NMSConfig, build_detector, detection_backbone
+from domains.driving.model import (
+    NMS_PRESETS,
+    Detector,
+    NMSConfig,
+    anchor_recall,
+    build_detector,
+    detection_backbone,
+)
 from domains.driving.synthetic import make_scenes
 from domains.driving.train import train_detector
 
 __all__ = [
-    "AnchorConfig", "Detector", "Frame", "LabelError", "NMSConfig", "NMS_PRESETS", "build_detector", "coco_metrics",
+    "AnchorConfig", "Detector", "Frame", "LabelError", "NMSConfig", "NMS_PRESETS", "anchor_recall", "build_detector",
+    "coco_metrics",
     "detection_backbone", "draw_detections", "export_saved_model", "kitti_ap", "make_anchors", "make_dataset",
     "make_scenes", "read_bdd100k", "read_coco", "read_kitti", "read_kitti_label", "train_detector",
 ]

@@ -177,7 +177,7 @@ def assign_targets(boxes, classes, anchors, *, positive_iou: float = 0.5, negati
     Anchors with IoU ≥ ``positive_iou`` with a box take its class; below ``negative_iou`` they are
     background; between, ignored. Each box also claims its best anchor(s) (ties included) so that
     small or oddly shaped objects are never left without a positive anchor (torchvision's
-    low-quality matches). Boxes with class ``-1`` (padding, classes not trained) are not matched.
+    low-quality matches, except that a claimed anchor is given to the box that claimed it). Boxes with class ``-1`` (padding, classes not trained) are not matched.
     """
     import tensorflow as tf
 
@@ -190,11 +190,15 @@ def assign_targets(boxes, classes, anchors, *, positive_iou: float = 0.5, negati
     area_b = tf.reduce_prod(boxes[:, 2:] - boxes[:, :2], -1)
     iou = inter / tf.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
     iou = tf.where(valid[None, :], iou, -1.0)
-    iou = tf.concat([iou, -tf.ones_like(iou[:, :1])], axis=1)  # a dummy column: no box at all still works
+    iou = tf.concat([iou, -tf.ones([tf.shape(iou)[0], 1])], axis=1)  # a dummy column: no box at all still works
     best = tf.argmax(iou, axis=1, output_type=tf.int32)
     best_iou = tf.reduce_max(iou, axis=1)
     best_for_box = tf.reduce_max(iou, axis=0)
-    low_quality = tf.reduce_any((iou == best_for_box[None, :]) & (best_for_box[None, :] > 0), axis=1)
+    claims = (iou == best_for_box[None, :]) & (best_for_box[None, :] > 0)
+    low_quality = tf.reduce_any(claims, axis=1)
+    # A claimed anchor goes to the box claiming it (torchvision gives it to the anchor's own best box,
+    # which can leave the small box that claimed it with no positive anchor at all).
+    best = tf.where(low_quality, tf.argmax(tf.where(claims, iou, -2.0), axis=1, output_type=tf.int32), best)
     classes_ext = tf.concat([tf.cast(classes, tf.int32), [-1]], 0)
     boxes_ext = tf.concat([boxes, tf.ones([1, 4])], 0)
     matched_class = tf.gather(classes_ext, best)
@@ -399,3 +403,28 @@ def build_detector(backbone: str = "resnet50", class_names=("Car", "Pedestrian",
     model = build_retinanet(backbone, num_classes=len(class_names), input_size=input_size,
                             anchor_config=anchor_config, **kwargs)
     return Detector(model, class_names, input_size, anchor_config, nms)
+
+
+def anchor_recall(dataset, anchors, *, iou: float = 0.5) -> float:
+    """Share of ground-truth boxes that some anchor overlaps with IoU ≥ ``iou``.
+
+    Args:
+        dataset: a ``tf.data`` dataset from ``make_dataset(..., targets=False)`` (boxes in input
+            pixels), or an iterable of ``(image, {"boxes", "classes"})`` batches.
+        anchors: ``(N, 4)`` anchors of the same input size (``detector.anchors``).
+
+    Returns:
+        The recall in [0, 1] (``nan`` without boxes). Low values mean the anchor sizes or aspect
+        ratios do not fit the data (pedestrians are tall: aspect 0.5 matters).
+    """
+    from domains.driving.boxes import iou_matrix
+
+    matched = total = 0
+    for _, target in dataset:
+        boxes, classes = np.asarray(target["boxes"]), np.asarray(target["classes"])
+        real = boxes[classes >= 0].reshape(-1, 4)
+        if len(real):
+            best = iou_matrix(real, anchors).max(axis=1)
+            matched += int(np.sum(best >= iou))
+            total += len(real)
+    return matched / total if total else float("nan")

@@ -14,18 +14,28 @@ def _walk(layer):
         yield from _walk(sub)
 
 
+def _input_shapes(layer) -> list:
+    """One input shape per call of the layer in the graph: a layer shared across pyramid levels (a
+    detection head) is counted at every level, not once at the first."""
+    shapes = [tuple(n.input_tensors[0].shape) for n in getattr(layer, "_inbound_nodes", []) if n.input_tensors]
+    return shapes or [tuple(layer.get_build_config()["input_shape"])]
+
+
 def _conv_macs(layer) -> int:
-    in_shape = layer.get_build_config()["input_shape"]
-    out_shape = layer.compute_output_shape(in_shape)
-    in_channels = int(in_shape[-1])
-    spatial = math.prod(int(d) for d in out_shape[1:-1])
-    return spatial * int(out_shape[-1]) * math.prod(layer.kernel_size) * in_channels // layer.groups
+    total = 0
+    for in_shape in _input_shapes(layer):
+        out_shape = layer.compute_output_shape(in_shape)
+        spatial = math.prod(int(d) for d in out_shape[1:-1])
+        total += spatial * int(out_shape[-1]) * math.prod(layer.kernel_size) * int(in_shape[-1]) // layer.groups
+    return total
 
 
 def _dense_macs(layer) -> int:
-    in_shape = layer.get_build_config()["input_shape"]
-    positions = math.prod(int(d) for d in in_shape[1:-1]) if len(in_shape) > 2 else 1
-    return positions * int(in_shape[-1]) * int(layer.units)
+    total = 0
+    for in_shape in _input_shapes(layer):
+        positions = math.prod(int(d) for d in in_shape[1:-1]) if len(in_shape) > 2 else 1
+        total += positions * int(in_shape[-1]) * int(layer.units)
+    return total
 
 
 def count_macs(model: keras.Model) -> int:

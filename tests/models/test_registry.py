@@ -130,3 +130,14 @@ def test_every_entry_builds_predicts_and_round_trips(name, tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     np.testing.assert_array_equal(np.asarray(loaded(x, training=True)), y)
     assert entry(name).name == name
+
+
+def test_macs_count_every_call_of_a_shared_layer():
+    import keras
+
+    inputs = keras.Input((8, 8, 4))
+    shared = keras.layers.Conv2D(4, 3, padding="same")
+    first = shared(inputs)
+    second = shared(keras.layers.MaxPooling2D()(first))
+    model = keras.Model(inputs, [first, second])
+    assert count_macs(model) == (8 * 8 + 4 * 4) * 4 * 9 * 4
