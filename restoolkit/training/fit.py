@@ -269,6 +269,12 @@ def fit(
             # BackupAndRestore restores optimizer slots too: they must exist, under the scope, first.
             net.optimizer.build(net.trainable_variables)
 
+        weight_shapes = [[w.path, list(w.shape)] for w in net.weights]
+        if start_epoch and (write_dir / "config.json").exists():
+            previous = json.loads((write_dir / "config.json").read_text()).get("weights")
+            if previous is not None and previous != weight_shapes:
+                raise ValueError(f"{run_dir} holds an interrupted run of a different model (its weights differ); "
+                                 "resume with the same model, or use a new run_dir")
         monitor = monitor or ("val_loss" if val_ds is not None else "loss")
         mode = "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall")) else "min"
         config = {
@@ -284,6 +290,7 @@ def fit(
                 "class_weight": {str(k): v for k, v in (class_weight or {}).items()},
                 "early_stopping_patience": early_stopping_patience, "monitor": monitor,
             },
+            "weights": weight_shapes,
             "strategy": type(strat).__name__,
             "replicas": replicas,
             "versions": {"keras": keras.__version__, "tensorflow": tf.__version__, "python": platform.python_version()},

@@ -111,13 +111,17 @@ def test_bad_names_and_overrides_are_refused():
 
 
 def _small_shape(name):
-    return (16, 16, 16, 1) if name.endswith("_3d") else (32, 32, 3)
+    tags = entry(name).tags
+    if "tabular" in tags:
+        return (12,)
+    return (16, 16, 16, 1) if "3d" in tags else (32, 32, 3)
 
 
 @pytest.mark.parametrize("name", rt.available(tag=None))
 def test_every_entry_builds_predicts_and_round_trips(name, tmp_path):
     shape = _small_shape(name)
-    model = create(name, input_shape=shape, num_classes=5)
+    extra = {"hidden_dropout": 0.0} if "tabular" in entry(name).tags else {}  # training=True below: no dropout noise
+    model = create(name, input_shape=shape, num_classes=5, **extra)
     x = np.random.default_rng(0).normal(size=(2, *shape)).astype("float32")
     # Training mode normalises with batch statistics: finite outputs even for ResNet-1202 at init.
     y = np.asarray(model(x, training=True))
@@ -141,3 +145,17 @@ def test_macs_count_every_call_of_a_shared_layer():
     second = shared(keras.layers.MaxPooling2D()(first))
     model = keras.Model(inputs, [first, second])
     assert count_macs(model) == (8 * 8 + 4 * 4) * 4 * 9 * 4
+
+
+def test_tabular_resnet_follows_the_paper_layout():
+    model = create("resmlp", input_shape=(10,), width=32, depth=3, hidden_factor=2.0)
+    blocks = [layer for layer in model.layers if layer.name.startswith("block")]
+    assert len(blocks) == 3 and all(b.hidden_units == 64 and b.residual for b in blocks)
+    # stem 10→32, 3 × (norm 2·32 + 32→64 + 64→32), head norm, head 32→1
+    expected = (10 * 32 + 32) + 3 * (2 * 32 + 32 * 64 + 64 + 64 * 32 + 32) + 2 * 32 + (32 + 1)
+    assert count_params(model)["trainable"] == expected
+    assert model.output_shape == (None, 1) and model.layers[-1].activation.__name__ == "sigmoid"
+    plain = create("plain_resmlp", input_shape=(10,), width=32, depth=3)
+    assert not any(layer.residual for layer in plain.layers if layer.name.startswith("block"))
+    mlp = create("mlp", input_shape=(10,), width=16, depth=2, num_classes=3)
+    assert count_params(mlp)["trainable"] == (10 * 16 + 16) + (16 * 16 + 16) + (16 * 3 + 3)

@@ -130,3 +130,10 @@ def test_early_stopping_when_asked(tmp_path, data):
     result = fit("cifar_resnet20", data[0], data[1], epochs=6, run_dir=tmp_path, model_kwargs=kw, learning_rate=0.0,
                  early_stopping_patience=1, verbose=0)
     assert result.history["epoch"] == [1.0, 2.0]
+
+
+def test_resuming_a_run_directory_with_another_model_is_refused(tmp_path, data):
+    train, _ = data
+    fit("cifar_resnet20", train, epochs=1, run_dir=tmp_path, batch_size=64, model_kwargs=SMALL, verbose=0)
+    with pytest.raises(ValueError, match="interrupted run of a different model"):
+        fit("cifar_resnet32", train, epochs=2, run_dir=tmp_path, batch_size=64, model_kwargs=SMALL, verbose=0)

@@ -1,0 +1,340 @@
+"""Real-time scoring: a SavedModel taking raw columns, and a NumPy scorer for sub-millisecond latency.
+
+``export_scorer`` writes one folder holding both:
+
+- ``saved_model/``: a TensorFlow SavedModel whose ``serving_default`` signature takes one ``[None]``
+  tensor per raw column (float32 numeric, string categorical) and returns ``fraud_probability`` —
+  preprocessing inside, for TF Serving or any TensorFlow runtime;
+- ``scorer.json`` + ``scorer.npz``: the same network as a short list of NumPy operations. Calling
+  TensorFlow costs ~0.2–0.3 ms per call before any arithmetic; a 30k-parameter MLP in NumPy costs
+  tens of microseconds, which is what a card authorisation budget needs.
+
+``Scorer.load(path).score(row_or_frame)`` validates the input (errors name the column), maps unseen
+categories to the out-of-vocabulary bucket and scores with the NumPy engine (or the SavedModel with
+``engine="savedmodel"``). A test checks both engines against ``model.predict``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SQRT2 = math.sqrt(2.0)
+
+
+class ScoringError(ValueError):
+    """Input refused by the scorer; the message names the column."""
+
+
+# --- model → NumPy plan ------------------------------------------------------------------------------
+
+def _activation_name(layer) -> str:
+    import keras
+
+    if isinstance(layer, keras.layers.ReLU):
+        return "relu"
+    fn = getattr(layer, "activation", None)
+    return getattr(fn, "__name__", "linear")
+
+
+def _plan_layers(layers, arrays: dict, prefix: str) -> list[dict]:
+    """Turns a chain of Keras layers into NumPy operations (weights go into ``arrays``)."""
+    import keras
+
+    from restoolkit.layers.dense import ResidualDense
+    from restoolkit.layers.scaling import LayerScale, ReZero
+
+    plan = []
+
+    def put(name, value):
+        key = f"{prefix}{len(arrays)}_{name}"
+        arrays[key] = np.asarray(keras.ops.convert_to_numpy(value), "float32")
+        return key
+
+    for layer in layers:
+        if isinstance(layer, keras.layers.InputLayer | keras.layers.Dropout):
+            continue
+        if isinstance(layer, keras.layers.Dense):
+            plan.append({"op": "dense", "w": put("w", layer.kernel), "b": put("b", layer.bias) if layer.use_bias else None,
+                         "act": _activation_name(layer)})
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            scale = keras.ops.convert_to_numpy(layer.gamma) / np.sqrt(keras.ops.convert_to_numpy(layer.moving_variance)
+                                                                    + layer.epsilon)
+            shift = keras.ops.convert_to_numpy(layer.beta) - keras.ops.convert_to_numpy(layer.moving_mean) * scale
+            plan.append({"op": "affine", "scale": put("scale", scale), "shift": put("shift", shift)})
+        elif isinstance(layer, keras.layers.LayerNormalization):
+            plan.append({"op": "layernorm", "gamma": put("gamma", layer.gamma), "beta": put("beta", layer.beta),
+                         "eps": float(layer.epsilon)})
+        elif isinstance(layer, keras.layers.Activation | keras.layers.ReLU):
+            plan.append({"op": "act", "name": _activation_name(layer)})
+        elif isinstance(layer, LayerScale | ReZero):
+            plan.append({"op": "scale", "value": put("value", layer.weights[0])})
+        elif isinstance(layer, ResidualDense):
+            parts = [p for p in (layer.norm, layer.dense1, layer.act, layer.dense2, layer.scale) if p is not None]
+            plan.append({"op": "residual" if layer.residual else "sequence",
+                         "branch": _plan_layers(parts, arrays, prefix)})
+        elif type(layer).__name__ == "PriorCorrection":
+            plan.append({"op": "prior", "beta": layer.beta})
+        elif isinstance(layer, keras.Model):
+            _check_chain(layer)
+            plan.extend(_plan_layers(layer.layers, arrays, prefix))
+        else:
+            raise NotImplementedError(f"no NumPy equivalent for layer {layer.name!r} ({type(layer).__name__}); "
+                                      "use engine='savedmodel'")
+    return plan
+
+
+def _check_chain(model):
+    for layer in model.layers[1:]:
+        if len(layer._inbound_nodes) != 1 or len(layer._inbound_nodes[0].input_tensors) != 1:
+            raise NotImplementedError(f"model {model.name!r} is not a single chain of layers (layer {layer.name!r}); "
+                                      "use engine='savedmodel'")
+
+
+def _fuse(plan, arrays):
+    """Folds an ``affine`` (inference batch norm) into the ``dense`` right after it:
+    ``(x·s + t) W + b = x (diag(s) W) + (t W + b)`` — one pass over the activations less."""
+    out = []
+    for step in plan:
+        if step["op"] in ("residual", "sequence"):
+            step = {**step, "branch": _fuse(step["branch"], arrays)}
+        if step["op"] == "dense" and out and out[-1]["op"] == "affine":
+            affine = out.pop()
+            w = arrays[step["w"]]
+            scale, shift = arrays[affine["scale"]], arrays[affine["shift"]]
+            key = f"{step['w']}_fused"
+            arrays[key] = (scale[:, None] * w).astype("float32")
+            bias = shift @ w + (arrays[step["b"]] if step["b"] is not None else 0.0)
+            arrays[f"{key}_b"] = bias.astype("float32")
+            step = {**step, "w": key, "b": f"{key}_b"}
+        out.append(step)
+    return out
+
+
+def _activate(x, name):
+    if name in ("linear", None):
+        return x
+    if name == "relu":
+        return np.maximum(x, 0, out=x)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-x))
+    if name == "tanh":
+        return np.tanh(x)
+    if name in ("silu", "swish"):
+        return x / (1 + np.exp(-x))
+    if name == "gelu":
+        from scipy.special import erf
+
+        return 0.5 * x * (1 + erf(x / SQRT2))
+    raise NotImplementedError(f"activation {name!r}")
+
+
+def _run(plan, x, arrays):
+    for step in plan:
+        op = step["op"]
+        if op == "dense":
+            x = x @ arrays[step["w"]]
+            if step["b"] is not None:
+                x += arrays[step["b"]]
+            x = _activate(x, step["act"])
+        elif op == "affine":
+            x = x * arrays[step["scale"]] + arrays[step["shift"]]
+        elif op == "layernorm":
+            mean = x.mean(-1, keepdims=True)
+            var = x.var(-1, keepdims=True)
+            x = (x - mean) / np.sqrt(var + step["eps"]) * arrays[step["gamma"]] + arrays[step["beta"]]
+        elif op == "act":
+            x = _activate(x, step["name"])  # every op before returns a fresh array: in place is safe
+        elif op == "scale":
+            x = x * arrays[step["value"]]
+        elif op == "residual":
+            x = x + _run(step["branch"], x, arrays)
+        elif op == "sequence":
+            x = _run(step["branch"], x, arrays)
+        elif op == "prior":
+            b = step["beta"]
+            x = b * x / (b * x - x + 1.0)
+    return x
+
+
+# --- export -------------------------------------------------------------------------------------------
+
+def export_scorer(model, path, schema) -> Path:
+    """Writes the SavedModel and the NumPy scorer of a fraud model (see the module docstring).
+
+    Args:
+        model: from :func:`~domains.fraud.train.train_fraud_model` / :func:`build_fraud_model`.
+        path: output folder.
+        schema: the :class:`~domains.fraud.data.Schema` the model was trained with.
+    """
+    import keras
+    import tensorflow as tf
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    encoder = model.get_layer("encoder")
+    arrays: dict[str, np.ndarray] = {}
+    network = [layer for layer in model.layers if layer is not encoder and not isinstance(layer, keras.layers.InputLayer)]
+    plan = _plan_layers(network, arrays, "n")
+    enc = encoder.get_config()
+    for c in encoder.categorical:
+        arrays[f"embedding_{c}"] = keras.ops.convert_to_numpy(encoder.embeddings[c].embeddings)
+    if encoder.plr_frequencies:
+        for name in ("frequencies", "plr_kernel", "plr_bias"):
+            arrays[f"encoder_{name}"] = keras.ops.convert_to_numpy(getattr(encoder, name))
+    config = {"schema": {"numeric": schema.numeric, "categorical": schema.categorical,
+                         "nullable": list(schema.nullable)},
+              "encoder": {k: enc[k] for k in ("numeric", "categorical", "scaling", "stats", "missing", "vocabularies",
+                                              "plr_frequencies", "plr_dim")},
+              "plan": plan}
+    (path / "scorer.json").write_text(json.dumps(config))
+    np.savez(path / "scorer.npz", **arrays)
+
+    specs = {c: tf.TensorSpec([None], tf.float32, name=c) for c in encoder.numeric}
+    specs.update({c: tf.TensorSpec([None], tf.string, name=c) for c in encoder.categorical})
+
+    class Serving(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[specs])
+        def serve(self, columns):
+            inputs = {k: tf.reshape(v, [-1, 1]) for k, v in columns.items()}
+            return {"fraud_probability": tf.reshape(self.model(inputs, training=False), [-1])}
+
+    module = Serving()
+    tf.saved_model.save(module, str(path / "saved_model"), signatures={"serving_default": module.serve})
+    return path
+
+
+# --- scoring ------------------------------------------------------------------------------------------
+
+class Scorer:
+    """Scores raw transactions (one row as a dict, or a DataFrame) with a model saved by :func:`export_scorer`.
+
+    Example:
+        >>> scorer = Scorer.load("exports/fraud")
+        >>> scorer.score({"tx_amount": 42.0, ..., "merchant_category": "fuel"})
+        0.0031
+    """
+
+    def __init__(self, config: dict, arrays: dict, saved_model=None):
+        self.config = config
+        self.arrays = arrays
+        self.saved_model = saved_model
+        enc = config["encoder"]
+        self.numeric, self.categorical = enc["numeric"], enc["categorical"]
+        self.nullable = set(config["schema"]["nullable"]) | set(enc["missing"])
+        self._knots = [np.asarray(enc["stats"][c]["knots"], "float64") for c in self.numeric]
+        self._normal = [np.asarray(enc["stats"][c]["normal"], "float64") for c in self.numeric]
+        self._median = np.array([enc["stats"][c]["median"] for c in self.numeric], "float64")
+        self._mean = np.array([enc["stats"][c]["mean"] for c in self.numeric], "float64")
+        self._std = np.array([enc["stats"][c]["std"] for c in self.numeric], "float64")
+        self._missing = [self.numeric.index(c) for c in enc["missing"]]
+        self._vocab = {c: {v: i + 1 for i, v in enumerate(enc["vocabularies"][c])} for c in self.categorical}
+        self._plan = _fuse(config["plan"], self.arrays)
+        self._nullable_mask = np.array([c in self.nullable for c in self.numeric])
+
+    @classmethod
+    def load(cls, path, *, engine: str = "numpy") -> Scorer:
+        path = Path(path)
+        if engine not in ("numpy", "savedmodel"):
+            raise ValueError(f"engine must be 'numpy' or 'savedmodel', got {engine!r}")
+        config = json.loads((path / "scorer.json").read_text())
+        with np.load(path / "scorer.npz") as data:
+            arrays = {k: data[k] for k in data.files}
+        saved = None
+        if engine == "savedmodel":
+            import tensorflow as tf
+
+            saved = tf.saved_model.load(str(path / "saved_model")).signatures["serving_default"]
+        return cls(config, arrays, saved)
+
+    # validation ----------------------------------------------------------------------------------------
+    def _row(self, row: dict):
+        numeric = np.empty((1, len(self.numeric)))
+        for j, c in enumerate(self.numeric):
+            if c not in row:
+                raise ScoringError(f"missing column {c!r}")
+            value = row[c]
+            if isinstance(value, str) or not isinstance(value, int | float | np.number | bool) and value is not None:
+                raise ScoringError(f"column {c!r} must be numeric, got {type(value).__name__} {value!r}")
+            value = math.nan if value is None else float(value)
+            if math.isinf(value) or (math.isnan(value) and c not in self.nullable):
+                raise ScoringError(f"column {c!r} must be a finite number, got {value!r}")
+            numeric[0, j] = value
+        cats = {}
+        for c in self.categorical:
+            if c not in row:
+                raise ScoringError(f"missing column {c!r}")
+            cats[c] = np.array([self._vocab[c].get(str(row[c]), 0)])
+        return numeric, cats
+
+    def _frame(self, df: pd.DataFrame):
+        missing = [c for c in self.numeric + self.categorical if c not in df.columns]
+        if missing:
+            raise ScoringError(f"missing column(s) {missing}")
+        for c in self.numeric:
+            if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])):
+                raise ScoringError(f"column {c!r} must be numeric, got dtype {df[c].dtype}")
+        numeric = df[self.numeric].to_numpy("float64", na_value=np.nan)
+        bad_inf = np.isinf(numeric).any(axis=0)
+        bad_nan = np.isnan(numeric).any(axis=0) & ~self._nullable_mask
+        for j in np.flatnonzero(bad_inf | bad_nan):
+            c, values = self.numeric[j], numeric[:, j]
+            if bad_inf[j]:
+                raise ScoringError(f"column {c!r} holds an infinite value (row {int(np.flatnonzero(np.isinf(values))[0])})")
+            raise ScoringError(f"column {c!r} holds a missing value (row {int(np.flatnonzero(np.isnan(values))[0])}) "
+                               "and is not nullable")
+        cats = {}
+        for c in self.categorical:
+            codes = pd.Categorical(df[c].astype(str), categories=list(self._vocab[c])).codes
+            cats[c] = codes.astype(np.int64) + 1  # -1 (unseen) → 0, the OOV bucket
+        return numeric, cats
+
+    # forward -------------------------------------------------------------------------------------------
+    def _encode(self, numeric, cats):
+        enc = self.config["encoder"]
+        nan = np.isnan(numeric)
+        x = np.where(nan, self._median, numeric)  # float64 like the quantile knots; the network runs in float32
+        if enc["scaling"] == "standard":
+            z = (x - self._mean) / self._std
+        else:
+            z = np.empty(x.shape, "float32")
+            for j in range(x.shape[1]):
+                z[:, j] = np.interp(x[:, j], self._knots[j], self._normal[j]) if len(self._knots[j]) > 1 else 0.0
+        if enc["plr_frequencies"]:
+            angles = (2 * math.pi) * z.astype("float32")[:, :, None] * self.arrays["encoder_frequencies"][None]
+            periodic = np.concatenate([np.sin(angles), np.cos(angles)], -1).transpose(1, 0, 2)  # (F, B, 2k)
+            embedded = np.matmul(periodic, self.arrays["encoder_plr_kernel"]) + self.arrays["encoder_plr_bias"][:, None]
+            z = np.maximum(embedded, 0).transpose(1, 0, 2).reshape(len(x), -1)
+        parts = [z.astype("float32")]
+        if self._missing:
+            parts.append(nan[:, self._missing].astype("float32"))
+        parts += [self.arrays[f"embedding_{c}"][cats[c]] for c in self.categorical]
+        return np.concatenate(parts, axis=1).astype("float32")
+
+    def score(self, data):
+        """Fraud probability: a float for one row (dict or one-row Series), an array for a DataFrame."""
+        single = isinstance(data, dict | pd.Series)
+        if isinstance(data, pd.Series):
+            data = data.to_dict()
+        if not single and not isinstance(data, pd.DataFrame):
+            raise TypeError(f"score takes a dict, a Series or a DataFrame, got {type(data).__name__}")
+        numeric, cats = self._row(data) if single else self._frame(data)
+        if self.saved_model is not None:
+            import tensorflow as tf
+
+            feed = {c: tf.constant(numeric[:, j], tf.float32) for j, c in enumerate(self.numeric)}
+            for c in self.categorical:  # the SavedModel does its own lookup: give it the raw strings
+                raw = [data[c]] if single else data[c].astype(str).tolist()
+                feed[c] = tf.constant([str(v) for v in raw])
+            out = self.saved_model(**feed)["fraud_probability"].numpy().astype("float64")
+        else:
+            out = _run(self._plan, self._encode(numeric, cats), self.arrays)[:, 0].astype("float64")
+        return float(out[0]) if single else out

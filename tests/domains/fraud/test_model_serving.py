@@ -1,0 +1,138 @@
+"""The encoder inside the model, imbalance handling, the residual MLP, and the real-time scorer."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import ndtri
+
+from domains.fraud import (
+    SIMULATED_SCHEMA,
+    Scorer,
+    ScoringError,
+    build_fraud_model,
+    export_scorer,
+    fit_encoder,
+    predict_scores,
+    time_split,
+    train_fraud_model,
+)
+from domains.fraud.features import to_inputs
+from domains.fraud.model import PriorCorrection
+from domains.fraud.train import undersample
+
+
+@pytest.fixture(scope="module")
+def split(transactions):
+    train, test = time_split(transactions, train_days=35, delay_days=7, test_days=14)
+    return SIMULATED_SCHEMA.validate(train), SIMULATED_SCHEMA.validate(test)
+
+
+def _encode(encoder, frame):
+    import tensorflow as tf
+
+    return keras.ops.convert_to_numpy(encoder({k: tf.constant(v) for k, v in to_inputs(frame, SIMULATED_SCHEMA).items()}))
+
+
+def test_encoder_quantile_scaling_oov_and_missing(split):
+    train, test = split
+    schema = SIMULATED_SCHEMA
+    encoder = fit_encoder(train, schema, n_quantiles=16, embedding_dim=3)
+    stats = encoder.stats["tx_amount"]
+    probe = train.head(len(stats["knots"])).copy()
+    probe["tx_amount"] = stats["knots"]
+    z = _encode(encoder, probe)[:, schema.numeric.index("tx_amount")]
+    np.testing.assert_allclose(z, ndtri(np.clip(stats["levels"], 1e-3, 1 - 1e-3)), atol=1e-4)  # knots → normal quantiles
+    grid = train.head(50).copy()
+    grid["tx_amount"] = np.linspace(-10, 3000, 50)
+    assert np.all(np.diff(_encode(encoder, grid)[:, schema.numeric.index("tx_amount")]) >= 0)
+    unseen = test.head(2).copy()
+    unseen["merchant_category"] = ["never-seen", "also-new"]
+    out = _encode(encoder, unseen)
+    oov = keras.ops.convert_to_numpy(encoder.embeddings["merchant_category"].embeddings)[0]
+    np.testing.assert_allclose(out[:, -3:], np.stack([oov, oov]))
+    assert encoder.output_dim == len(schema.numeric) + 3 == out.shape[1]
+    nullable = fit_encoder(train.assign(tx_amount=np.where(np.arange(len(train)) % 50 == 0, np.nan, train["tx_amount"])),
+                           schema)
+    assert nullable.missing == ["tx_amount"] and nullable.output_dim == len(schema.numeric) + 1 + 4
+    plr = fit_encoder(train, schema, plr_frequencies=4, plr_dim=6)
+    assert plr.output_dim == len(schema.numeric) * 6 + 4
+
+
+def test_model_round_trips_with_safe_mode(split, tmp_path):
+    train, test = split
+    model = build_fraud_model(fit_encoder(train, SIMULATED_SCHEMA), "resmlp", width=16, depth=1)
+    before = predict_scores(model, test.head(64), SIMULATED_SCHEMA)
+    model.save(tmp_path / "fraud.keras")
+    again = keras.saving.load_model(tmp_path / "fraud.keras", safe_mode=True)
+    np.testing.assert_allclose(predict_scores(again, test.head(64), SIMULATED_SCHEMA), before, atol=1e-6)
+
+
+def test_undersampling_correction_recovers_the_prior():
+    p = np.array([0.1, 0.5, 0.9], "float32")
+    beta = 0.2
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(PriorCorrection(beta)(p)), beta * p / (beta * p - p + 1),
+                               rtol=1e-6)
+    # Bayes: with negatives kept at rate β, odds are inflated by 1/β; the correction divides them back.
+    corrected = keras.ops.convert_to_numpy(PriorCorrection(beta)(p))
+    np.testing.assert_allclose(corrected / (1 - corrected), beta * p / (1 - p), rtol=1e-5)
+    df = pd.DataFrame({"y": [1] * 10 + [0] * 1000})
+    kept, b = undersample(df, "y", keep_negatives=0.1, seed=0)
+    assert b == 0.1 and kept["y"].sum() == 10 and 60 < (kept["y"] == 0).sum() < 140
+
+
+@pytest.fixture(scope="module")
+def trained(split, tmp_path_factory):
+    train, _ = split
+    model, result = train_fraud_model(train, None, run_dir=tmp_path_factory.mktemp("run"), epochs=3, verbose=0,
+                                      model_kwargs={"width": 32, "depth": 2}, loss="focal", class_weight="balanced")
+    return model, result
+
+
+def test_training_with_focal_loss_and_class_weights(trained, split):
+    from sklearn.metrics import average_precision_score
+
+    model, result = trained
+    _, test = split
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    scores = predict_scores(model, test, SIMULATED_SCHEMA)
+    assert average_precision_score(test["tx_fraud"], scores) > 5 * test["tx_fraud"].mean()
+
+
+def test_scorer_engines_equal_the_keras_model(trained, split, tmp_path):
+    model, _ = trained
+    _, test = split
+    frame = test.head(300).copy()
+    frame.loc[frame.index[:3], "merchant_category"] = "brand-new-category"
+    expected = predict_scores(model, frame, SIMULATED_SCHEMA)
+    export_scorer(model, tmp_path / "scorer", SIMULATED_SCHEMA)
+    fast = Scorer.load(tmp_path / "scorer")
+    np.testing.assert_allclose(fast.score(frame), expected, atol=2e-5)
+    saved = Scorer.load(tmp_path / "scorer", engine="savedmodel")
+    np.testing.assert_allclose(saved.score(frame), expected, atol=2e-5)
+    row = frame.iloc[0][SIMULATED_SCHEMA.features].to_dict()
+    assert fast.score(row) == pytest.approx(expected[0], abs=2e-5)
+
+
+def test_scorer_refuses_bad_input_naming_the_column(trained, tmp_path, split):
+    model, _ = trained
+    _, test = split
+    export_scorer(model, tmp_path / "s", SIMULATED_SCHEMA)
+    scorer = Scorer.load(tmp_path / "s")
+    row = test.iloc[0][SIMULATED_SCHEMA.features].to_dict()
+    with pytest.raises(ScoringError, match="missing column 'tx_amount'"):
+        scorer.score({k: v for k, v in row.items() if k != "tx_amount"})
+    with pytest.raises(ScoringError, match="column 'tx_amount' must be numeric, got str"):
+        scorer.score({**row, "tx_amount": "12.5"})
+    with pytest.raises(ScoringError, match="column 'customer_nb_tx_1d' must be a finite number"):
+        scorer.score({**row, "customer_nb_tx_1d": float("inf")})
+    with pytest.raises(ScoringError, match="column 'tx_amount' must be a finite number"):
+        scorer.score({**row, "tx_amount": float("nan")})
+    frame = test.head(5).copy()
+    with pytest.raises(ScoringError, match=r"missing column\(s\) \['merchant_category'\]"):
+        scorer.score(frame.drop(columns=["merchant_category"]))
+    with pytest.raises(ScoringError, match="column 'tx_amount' must be numeric, got dtype object"):
+        scorer.score(frame.assign(tx_amount=["a"] * 5))
+    with pytest.raises(ScoringError, match=r"column 'tx_amount' holds a missing value \(row 2\)"):
+        scorer.score(frame.assign(tx_amount=[1.0, 2.0, np.nan, 4.0, 5.0]))
+    assert isinstance(scorer.score({**row, "merchant_category": "unheard-of"}), float)
