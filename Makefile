@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench pretrain install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q tests
+
+pretrain: $(STAMP)
+	$(PY) -m restoolkit.pretrain
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check restoolkit domains tests benchmarks

@@ -18,6 +18,7 @@ from keras import ops
 
 from domains.driving.boxes import DEFAULT_ANCHORS, AnchorConfig, decode, encode, make_anchors
 from restoolkit.models import backbone as core_backbone
+from restoolkit.pretrained import stage_prefixes
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
@@ -43,16 +44,6 @@ NMS_PRESETS = {
 }
 
 
-def _stage_prefixes(freeze_at) -> tuple[str, ...]:
-    if freeze_at in (None, 0):
-        return ()
-    if freeze_at == "stem":
-        freeze_at = 1
-    if not isinstance(freeze_at, int) or not 0 <= freeze_at <= 5:
-        raise ValueError(f"freeze_at must be 0..5 or 'stem' (detectron2's convention), got {freeze_at!r}")
-    return ("stem",) + tuple(f"stage{k}_" for k in range(1, freeze_at))
-
-
 def detection_backbone(
     name: str = "resnet50",
     *,
@@ -75,7 +66,7 @@ def detection_backbone(
             ``k`` freezes the stem and stages 1..k-1.
         frozen_bn: batch norms use fixed statistics (detection batches are small).
         weights: a ``keras.Model`` (a classifier or backbone of the same architecture, e.g. from
-            :func:`restoolkit.load_backbone`) whose weights are copied.
+            :func:`restoolkit.load_backbone`) or a preset folder, whose weights are copied.
 
     Returns:
         A ``keras.Model`` mapping images (already normalised) to ``{"P3": …, "P7": …}``.
@@ -87,8 +78,12 @@ def detection_backbone(
     if weights is not None:
         from restoolkit.weights import transfer_weights
 
+        if not isinstance(weights, keras.Model):  # a preset folder
+            from restoolkit.presets import load_preset
+
+            weights = load_preset(weights)
         transfer_weights(weights, body, reset=("predictions", "head_dropout"))
-    frozen = _stage_prefixes(freeze_at)
+    frozen = stage_prefixes(freeze_at)
     for layer in body.layers:
         if frozen and layer.name.startswith(frozen):
             layer.trainable = False

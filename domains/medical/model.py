@@ -27,8 +27,8 @@ def build_classifier(
             4-D ``input_shape`` ``(D, H, W, C)``.
         input_shape: ``(H, W, C)`` or ``(D, H, W, C)``; any channel count.
         num_classes: ``1`` gives one sigmoid output (the probability of the finding); more gives softmax.
-        weights: ``None``, a ``keras.Model`` or a ``.keras`` file of the same backbone (any channel
-            count, any head): its weights are copied by name; a 3-channel stem is adapted to
+        weights: ``None``, a ``keras.Model``, a preset folder (``restoolkit.presets``) or a ``.keras`` file
+            of the same backbone (any channel count, any head): its weights are copied by name; a 3-channel stem is adapted to
             ``input_shape``'s channels (summed for 1 channel, repeated and scaled for more).
         dropout: dropout before the head.
         adapt: ``auto``, ``sum`` or ``repeat`` (see :func:`restoolkit.weights.adapt_input_channels`).
@@ -58,8 +58,13 @@ def build_classifier(
     if weights is not None:
         source = weights
         if isinstance(weights, str | os.PathLike):
-            if not str(weights).endswith(".keras"):
-                raise ValueError(f"weights must be a keras.Model or a .keras file, got {weights!r}")
-            source = keras.saving.load_model(weights, safe_mode=True, compile=False)
+            if os.path.isdir(weights):
+                from restoolkit.presets import load_preset
+
+                source = load_preset(weights)
+            elif str(weights).endswith(".keras"):
+                source = keras.saving.load_model(weights, safe_mode=True, compile=False)
+            else:
+                raise ValueError(f"weights must be a keras.Model, a preset folder or a .keras file, got {weights!r}")
         transfer_weights(source, model, adapt=adapt)
     return model
