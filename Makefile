@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m restoolkit demo
+	$(PY) -m restoolkit demo --out runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q tests

@@ -114,6 +114,8 @@ def _small_shape(name):
     tags = entry(name).tags
     if "tabular" in tags:
         return (12,)
+    if "language" in tags:
+        return (16,)
     return (16, 16, 16, 1) if "3d" in tags else (32, 32, 3)
 
 
@@ -123,10 +125,15 @@ def test_every_entry_builds_predicts_and_round_trips(name, tmp_path):
     extra = {"hidden_dropout": 0.0} if "tabular" in entry(name).tags else {}  # training=True below: no dropout noise
     model = create(name, input_shape=shape, num_classes=5, **extra)
     x = np.random.default_rng(0).normal(size=(2, *shape)).astype("float32")
-    # Training mode normalises with batch statistics: finite outputs even for ResNet-1202 at init.
-    y = np.asarray(model(x, training=True))
-    assert y.shape == (2, 5)
-    np.testing.assert_allclose(y.sum(1), 1, rtol=1e-5)
+    if "language" in entry(name).tags:  # token ids in, logits per position out
+        x = np.random.default_rng(0).integers(0, 5, (2, *shape)).astype("int32")
+        y = np.asarray(model(x, training=True))
+        assert y.shape == (2, *shape, 5) and np.isfinite(y).all()
+    else:
+        # Training mode normalises with batch statistics: finite outputs even for ResNet-1202 at init.
+        y = np.asarray(model(x, training=True))
+        assert y.shape == (2, 5)
+        np.testing.assert_allclose(y.sum(1), 1, rtol=1e-5)
     path = tmp_path / f"{name}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
@@ -159,3 +166,18 @@ def test_tabular_resnet_follows_the_paper_layout():
     assert not any(layer.residual for layer in plain.layers if layer.name.startswith("block"))
     mlp = create("mlp", input_shape=(10,), width=16, depth=2, num_classes=3)
     assert count_params(mlp)["trainable"] == (10 * 16 + 16) + (16 * 16 + 16) + (16 * 3 + 3)
+
+
+def test_char_transformer_is_causal_and_has_a_plain_twin():
+    model = create("char_transformer", input_shape=(12,), num_classes=7, width=16, depth=2, num_heads=2)
+    x = np.random.default_rng(0).integers(0, 7, (1, 12)).astype("int32")
+    changed = x.copy()
+    changed[0, 8:] = (changed[0, 8:] + 1) % 7
+    a, b = np.asarray(model(x)), np.asarray(model(changed))
+    np.testing.assert_allclose(a[0, :8], b[0, :8], atol=1e-6)  # the future never reaches the past
+    assert not np.allclose(a[0, 8:], b[0, 8:])
+    plain = create("plain_char_transformer", input_shape=(12,), num_classes=7, width=16, depth=2, num_heads=2)
+    assert not any(layer.residual for layer in plain.layers if layer.name.startswith("block"))
+    post = create("char_transformer", input_shape=(12,), num_classes=7, width=16, depth=1, num_heads=2,
+                  norm_position="post")
+    assert "final_norm" not in [layer.name for layer in post.layers]
