@@ -54,7 +54,7 @@ def main():
     args = parser.parse_args()
     df = add_behaviour_features(simulate_transactions(300, 600, 60, seed=0))
     train, test = time_split(df, train_days=35, delay_days=7, test_days=14)
-    model, _ = train_fraud_model(train, None, run_dir=tempfile.mkdtemp(), epochs=1, verbose=0,
+    model, _ = train_fraud_model(train, "tx_fraud", run_dir=tempfile.mkdtemp(), epochs=1, verbose=0,
                                  model_kwargs={"width": args.width, "depth": args.depth})
     folder = export_scorer(model, tempfile.mkdtemp(), SIMULATED_SCHEMA)
     fast, saved = Scorer.load(folder), Scorer.load(folder, engine="savedmodel")

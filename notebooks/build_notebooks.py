@@ -166,7 +166,7 @@ df.tx_fraud_scenario.value_counts()"""),
 table = compare(df, **args, run_dir=work / "compare", epochs=2 if SMALL else 8)
 table.round(4)"""),
         ("code", """train, test = time_split(df, **args)
-model, _ = train_fraud_model(train, None, run_dir=work / "run", epochs=2 if SMALL else 8, verbose=0)
+model, _ = train_fraud_model(train, "tx_fraud", run_dir=work / "run", epochs=2 if SMALL else 8, verbose=0)
 test = SIMULATED_SCHEMA.validate(test)
 scores = predict_scores(model, test, SIMULATED_SCHEMA)
 p, r, _ = precision_recall_curve(test.tx_fraud, scores)

@@ -163,7 +163,7 @@ def run_fraud(config: dict, *, evaluate_only: bool = False) -> dict:
         return {"metrics": metrics}
     table = compare(df, **split_args, run_dir=run_dir / "compare", epochs=int(config.get("epochs", 8)))
     train, _ = time_split(df, **split_args)
-    model, _ = train_fraud_model(train, None, run_dir=run_dir / "train", epochs=int(config.get("epochs", 8)),
+    model, _ = train_fraud_model(train, "tx_fraud", run_dir=run_dir / "train", epochs=int(config.get("epochs", 8)),
                                  verbose=0, seed=int(config.get("seed", 0)))
     export_scorer(model, run_dir / "scorer", SIMULATED_SCHEMA)
     table.to_csv(run_dir / "comparison.csv")

@@ -12,7 +12,8 @@ import hashlib
 import json
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -249,13 +250,8 @@ def _resize(array: np.ndarray, shape) -> np.ndarray:
 
 def load_image(path, *, window=None, image_size=(224, 224), channels: int = 1) -> np.ndarray:
     """One 2-D image as the pipeline gives it: ``(H, W, channels)`` float32 in [0, 1]."""
-    image, _ = dicom.read_image(path, window=window, frame=0 if _frames(path) > 1 else None)
+    image, _ = dicom.read_pixels(path, window=window, frame=0)  # the first frame of a multi-frame file
     return _resize(_fit_channels(image, channels, path), image_size)
-
-
-def _frames(path) -> int:
-    ds = dicom._open(path, pixels=False)
-    return int(ds.get("NumberOfFrames", 1) or 1)
 
 
 def load_volume(paths, *, window=None, volume_shape=(32, 128, 128), channels: int = 1) -> np.ndarray:
@@ -265,6 +261,18 @@ def load_volume(paths, *, window=None, volume_shape=(32, 128, 128), channels: in
     ds = dicom._open(series.files[0], pixels=False)
     volume = dicom.window_values(ds, series.volume, window)
     return _resize(_fit_channels(volume, channels, series.files[0]), volume_shape)
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A decoding pool kept for the process's life (spawned: TensorFlow's threads must not be forked)."""
+    if workers not in _POOLS:
+        import multiprocessing
+
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return _POOLS[workers]
 
 
 def _cache_key(index: pd.DataFrame, column: str, config: dict) -> str:
@@ -291,10 +299,12 @@ def make_dataset(
     cache_dir=None,
     seed: int = 0,
     drop_remainder: bool = False,
+    workers: int | None = None,
 ):
     """A ``tf.data.Dataset`` of ``(image, label)`` batches (or images when ``label`` is ``None``).
 
-    Decoding (LUTs, window, resize) runs in parallel ``tf.data`` map calls. With ``cache_dir`` the
+    Decoding (LUTs, window, resize) runs in ``workers`` processes (default: the CPU count; 1 decodes in
+    this process), in index order. With ``cache_dir`` the
     decoded tensors are cached on disk under a key made of every file's path, size and modification
     time and of the preprocessing config, so a changed file or setting never reuses a stale cache.
     Row order is the index order unless ``shuffle``.
@@ -317,33 +327,30 @@ def make_dataset(
     """
     import tensorflow as tf
 
+    workers = (os.cpu_count() or 1) if workers is None else workers
     if isinstance(window, list | tuple) and not dicom._is_pair(window):
         channels = len(window)
     if volume_shape is None:
         column, shape = "path", (*image_size, channels)
-        def load(p):
-            return load_image(p.decode(), window=window, image_size=image_size, channels=channels)
+        load = partial(load_image, window=window, image_size=tuple(image_size), channels=channels)
     else:
         column, shape = "paths", (*volume_shape, channels)
-        def load(p):
-            return load_volume(json.loads(p.decode()), window=window, volume_shape=volume_shape,
-                               channels=channels)
+        load = partial(load_volume, window=window, volume_shape=tuple(volume_shape), channels=channels)
     if column not in index:
         raise KeyError(f"index has no {column!r} column: use scan(level={'image' if column == 'path' else 'series'!r})")
-    keys = [json.dumps(v) if isinstance(v, list) else v for v in index[column]]
+    keys = [list(v) if column == "paths" else v for v in index[column]]
     if label is not None and label not in index:
         raise KeyError(f"index has no label column {label!r}: call attach_labels first")
     labels = index[label].to_numpy("float32") if label is not None else np.zeros(len(index), "float32")
 
-    def decode(key, y):
-        x = tf.numpy_function(load, [key], tf.float32, stateful=False)
-        x.set_shape(shape)
-        return x, y
+    def decoded():
+        # Decoding is Python (pydicom) holding the GIL: worker processes give real parallelism.
+        yield from (map(load, keys) if workers <= 1 else _pool(workers).map(load, keys, chunksize=4))
 
-    ds = tf.data.Dataset.from_tensor_slices((keys, labels)).map(decode, num_parallel_calls=tf.data.AUTOTUNE,
-                                                                deterministic=True)
+    images = tf.data.Dataset.from_generator(decoded, output_signature=tf.TensorSpec(shape, tf.float32))
+    ds = tf.data.Dataset.zip((images, tf.data.Dataset.from_tensor_slices(labels)))
     if cache_dir is not None:
-        config = {"window": window, "shape": shape, "column": column}
+        config = {"window": window, "shape": shape, "column": column}  # workers do not change the result
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         ds = ds.cache(str(Path(cache_dir) / f"medical-{_cache_key(index, column, config)}"))
     if shuffle:

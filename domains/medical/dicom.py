@@ -73,8 +73,9 @@ def patient_hash(ds) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:16] if value else ""
 
 
-def _open(path, *, pixels: bool):
-    kwargs = {"stop_before_pixels": not pixels, "defer_size": "1 KB" if pixels else None}
+def _open(path, *, pixels: bool, defer: bool = True):
+    # Deferring large values keeps header scans light; readers that decode anyway read everything at once.
+    kwargs = {"stop_before_pixels": not pixels, "defer_size": "1 KB" if pixels and defer else None}
     try:
         ds = pydicom.dcmread(path, **kwargs)
         if len(ds) == 0:
@@ -117,13 +118,14 @@ def _expected_pixel_bytes(ds) -> int | None:
     return (n * bits + 7) // 8
 
 
-def validate(path, ds=None):
-    """Opens ``path`` and checks it eagerly; returns the dataset (pixel data not decoded).
+def validate(path, ds=None, *, defer: bool = True):
+    """Opens ``path`` and checks it eagerly; returns the dataset (pixel data not decoded; with ``defer``
+    the pixel bytes are read only for the length check, not kept).
 
     Raises:
         NotDicomError, NoPixelDataError, TruncatedFileError: as named.
     """
-    ds = ds if ds is not None else _open(path, pixels=True)
+    ds = ds if ds is not None else _open(path, pixels=True, defer=defer)
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         if "Rows" in ds and "Columns" in ds and "BitsAllocated" in ds:
             # The image module is there, its pixels are not: the file was cut (compressed pixel data
@@ -276,18 +278,23 @@ def read_image(path, *, window=None, frame: int | None = None) -> tuple[np.ndarr
         >>> image.shape
         (128, 128, 2)
     """
-    ds = validate(path)
+    image, ds = read_pixels(path, window=window, frame=frame)
+    return image, metadata(ds)
+
+
+def read_pixels(path, *, window=None, frame: int | None = None):
+    """:func:`read_image` without the metadata (the data pipeline's hot path): ``(image, dataset)``."""
+    ds = validate(path, defer=frame is None)  # one frame wanted: read the file once, not twice
     try:
         frames = int(ds.get("NumberOfFrames", 1) or 1)
     except (TypeError, ValueError):
         raise MalformedDicomError(path, f"NumberOfFrames is not a number: {ds.get('NumberOfFrames')!r}") from None
-    meta = metadata(ds)
     if frames > 1 and frame is None:
-        return np.stack([image for image in iter_frames(path, window=window, ds=ds)]), meta
+        return np.stack([image for image in iter_frames(path, window=window, ds=ds)]), ds
     if frame is not None and not 0 <= frame < frames:
         raise IndexError(f"{path}: frame {frame} out of range (the file has {frames})")
     pixels = _decode(path, ds, frame if frames > 1 else None)
-    return _to_unit(ds, pixels, window), meta
+    return _to_unit(ds, pixels, window), ds
 
 
 def iter_frames(path, *, window=None, ds=None):

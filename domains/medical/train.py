@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from domains.medical.data import make_dataset
 from domains.medical.model import build_classifier
-from restoolkit.training import FitResult, fit
-
-
-def balanced_class_weight(labels) -> dict[int, float]:
-    """``n / (k · n_c)`` per class, as scikit-learn's ``class_weight="balanced"``."""
-    from sklearn.utils.class_weight import compute_class_weight
-
-    labels = np.asarray(labels).astype(int)
-    classes = np.unique(labels)
-    return dict(zip(classes.tolist(), compute_class_weight("balanced", classes=classes, y=labels).tolist(), strict=True))
+from restoolkit.training import FitResult, balanced_class_weight, fit
 
 
 def train_classifier(

@@ -55,6 +55,16 @@ def _build_model(model, model_kwargs):
     raise TypeError(f"model must be a registry name, a callable or a keras.Model, got {type(model).__name__}")
 
 
+def balanced_class_weight(labels) -> dict[int, float]:
+    """``n / (k · n_c)`` per class, as scikit-learn's ``class_weight="balanced"``; for ``fit(class_weight=)``."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    labels = np.asarray(labels).astype(int)
+    classes = np.unique(labels)
+    weights = compute_class_weight("balanced", classes=classes, y=labels)
+    return dict(zip(classes.tolist(), weights.tolist(), strict=True))
+
+
 def output_is_probability(model) -> bool:
     """Whether the model's last layer ends in softmax or sigmoid (else the loss reads logits)."""
     activation = getattr(model.layers[-1], "activation", None)

@@ -14,6 +14,7 @@ from domains.driving import (
     detection_backbone,
     export_saved_model,
 )
+from domains.driving.boxes import AnchorConfig
 from domains.driving.model import DetectionLoss, giou, postprocess
 from restoolkit.layers.factories import FrozenBatchNormalization
 
@@ -132,3 +133,22 @@ def test_saved_model_serves_the_same_detections(small_detector, image, tmp_path)
     batch = np.zeros((2, 64, 128, 3), "uint8")
     out = loaded.signatures["serving_default"](images=tf.constant(batch))
     assert out["boxes"].shape == (2, 20, 4)
+
+
+def test_giou_box_loss_vanishes_when_the_boxes_are_right():
+    from domains.driving.boxes import encode, make_anchors
+
+    anchors = make_anchors((64, 64))
+    boxes = anchors + np.array([1, -1, 2, 1], "float32")
+    labels = np.full(len(anchors), -1.0, "float32")
+    labels[[3, 40, 200]], labels[[7, 9]] = [0, 1, 0], -2
+    targets = np.concatenate([encode(boxes, anchors), labels[:, None]], 1)[None].astype("float32")
+    logits = np.random.default_rng(0).normal(size=(1, len(anchors), 2)).astype("float32")
+    exact = np.concatenate([targets[..., :4], logits], -1)
+    config = AnchorConfig()
+    giou_loss = DetectionLoss(2, box_loss="giou", input_size=(64, 64), anchor_config=config)
+    focal_only = DetectionLoss(2, box_weight=0.0)
+    assert float(giou_loss(targets, exact)) == pytest.approx(float(focal_only(targets, exact)), abs=1e-5)
+    shifted = exact.copy()
+    shifted[..., 0] += 2.0  # centres moved by 0.2 anchor widths: 1 - GIoU > 0 on the positives
+    assert float(giou_loss(targets, shifted)) > float(giou_loss(targets, exact)) + 0.05
