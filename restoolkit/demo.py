@@ -80,7 +80,7 @@ def run_all(out="runs/demo", *, quick: bool = False) -> Path:
     fraud = timed("fraud", run_fraud, {"run_dir": out / "fraud", "customers": 150 if quick else 500,
                                         "terminals": 300 if quick else 1000, "days": 60 if quick else 90,
                                         "train_days": 35 if quick else 49, "test_days": 14 if quick else 28,
-                                        "epochs": 1 if quick else 8})
+                                        "epochs": 1 if quick else 15})
     m = medical["metrics"]
     lo, hi = m["auroc_ci"]
     coco, kitti = driving["coco"], driving["kitti"]

@@ -128,7 +128,7 @@ def run_fraud(config: dict, *, evaluate_only: bool = False) -> dict:
     table → the real-time scorer.
 
     Keys: ``run_dir`` (required), ``csv`` (default: simulate ``customers``, ``terminals``, ``days``),
-    ``train_days`` (49), ``delay_days`` (7), ``test_days`` (28), ``epochs`` (8), ``seed``.
+    ``train_days`` (49), ``delay_days`` (7), ``test_days`` (28), ``epochs`` (15), ``seed``.
     """
     import pandas as pd
 
@@ -161,9 +161,9 @@ def run_fraud(config: dict, *, evaluate_only: bool = False) -> dict:
         metrics = fraud_metrics(test["tx_fraud"], scores)
         _dump(run_dir / "metrics.json", metrics)
         return {"metrics": metrics}
-    table = compare(df, **split_args, run_dir=run_dir / "compare", epochs=int(config.get("epochs", 8)))
+    table = compare(df, **split_args, run_dir=run_dir / "compare", epochs=int(config.get("epochs", 15)))
     train, _ = time_split(df, **split_args)
-    model, _ = train_fraud_model(train, "tx_fraud", run_dir=run_dir / "train", epochs=int(config.get("epochs", 8)),
+    model, _ = train_fraud_model(train, "tx_fraud", run_dir=run_dir / "train", epochs=int(config.get("epochs", 15)),
                                  verbose=0, seed=int(config.get("seed", 0)))
     export_scorer(model, run_dir / "scorer", SIMULATED_SCHEMA)
     table.to_csv(run_dir / "comparison.csv")

@@ -89,7 +89,7 @@ def reliability(y_true, probs, *, bins: int = 10) -> pd.DataFrame:
 
 
 def compare(df: pd.DataFrame, *, schema=None, train_days: int = 42, delay_days: int = 7, test_days: int = 21,
-            run_dir="runs/fraud_compare", epochs: int = 8, k: int = 100, seed: int = 0, models=None,
+            run_dir="runs/fraud_compare", epochs: int = 15, k: int = 100, seed: int = 0, models=None,
             **train_kwargs) -> pd.DataFrame:
     """Our residual MLP and the baselines on one time split, in one table.
 

@@ -13,6 +13,11 @@ from restoolkit.training import balanced_class_weight, fit
 # Width 32 scores > 1M rows/s with the NumPy scorer on 2 cores (width 64: ~0.86M); see
 # benchmarks/fraud_latency.py. Pass model_kwargs={"width": 64, ...} for more capacity.
 DEFAULT_MODEL = {"width": 32, "depth": 2}
+# Standard scaling: the quantile-normal map squeezes the amount tail (every amount above the 99th
+# percentile lands within z 2.3–3.1) where the "amount > 220" fraud lives. Measured on the simulated
+# bank (1,000 customers, 49/7/28 days): AUPRC 0.635 standard vs 0.519 quantile at 8 epochs, lr 1e-3;
+# 0.727 standard at 15 epochs, lr 3e-3 (logistic regression 0.662, HistGradientBoosting 0.449).
+DEFAULT_ENCODER = {"scaling": "standard"}
 
 
 def undersample(df: pd.DataFrame, target: str, *, keep_negatives: float, seed: int = 0):
@@ -46,10 +51,10 @@ def train_fraud_model(
     run_dir,
     schema: Schema = SIMULATED_SCHEMA,
     backbone: str = "resmlp",
-    epochs: int = 10,
+    epochs: int = 15,
     batch_size: int = 512,
     strategy=None,
-    learning_rate: float = 1e-3,
+    learning_rate: float = 3e-3,
     weight_decay: float = 1e-5,
     loss: str = "bce",
     focal_gamma: float = 2.0,
@@ -88,7 +93,7 @@ def train_fraud_model(
     beta = None
     if keep_negatives is not None:
         train, beta = undersample(train, schema.target, keep_negatives=keep_negatives, seed=seed)
-    encoder = fit_encoder(train, schema, **(encoder_kwargs or {}))
+    encoder = fit_encoder(train, schema, **{**DEFAULT_ENCODER, **(encoder_kwargs or {})})
     if class_weight == "balanced":
         class_weight = balanced_class_weight(train[schema.target])
     if loss not in ("bce", "focal"):
