@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check restoolkit domains tests benchmarks
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'  # keras-hub, for the detection comparison
 	@for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:
