@@ -58,7 +58,11 @@ def run_all(out="runs/demo", *, quick: bool = False) -> Path:
     """
     from restoolkit.tasks import run_driving, run_fraud, run_medical
 
+    import shutil
+
     out = Path(out)
+    if (out / "report.md").exists():  # a previous demo: start afresh (its runs would otherwise resume)
+        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     timings = {}
