@@ -56,9 +56,9 @@ def run_all(out="runs/demo", *, quick: bool = False) -> Path:
 
     ``quick`` shrinks everything (used by the tests); the full run takes a few minutes on 2 CPU cores.
     """
-    from restoolkit.tasks import run_driving, run_fraud, run_medical
-
     import shutil
+
+    from restoolkit.tasks import run_driving, run_fraud, run_medical
 
     out = Path(out)
     if (out / "report.md").exists():  # a previous demo: start afresh (its runs would otherwise resume)
