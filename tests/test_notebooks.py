@@ -1,6 +1,5 @@
 """Every notebook runs top to bottom (small settings) so none of them rots."""
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -26,6 +25,7 @@ def test_notebook_runs(path, monkeypatch, tmp_path):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors
-    assert os.environ.get("RESTOOLKIT_NOTEBOOK_SMALL") == "1"
+    # execute() raises on the first failing cell; every code cell must also have run.
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code)
+    assert not [o for c in code for o in c.get("outputs", []) if o.output_type == "error"]

@@ -125,7 +125,8 @@ def test_presets_round_trip_verify_and_refuse_tampering(tmp_path, monkeypatch):
     assert loaded.preset["preprocessing"]["input_size"] == [32, 32]
     listed = {p["name"]: p for p in list_presets()}
     assert listed["mine"]["built"] and listed["mine"]["metrics"] == {"acc": 0.5}
-    assert not listed["resnet18_synthetic_radiographs"]["built"] or listed["resnet18_synthetic_radiographs"]["path"]
+    recipe = listed["resnet18_synthetic_radiographs"]
+    assert recipe["built"] is False and recipe["path"] is None and "radiographs" in recipe["description"]
     grey = load_backbone(folder, input_shape=(48, 48, 3), in_channels=1, num_classes=2)
     assert grey.input_shape == (None, 48, 48, 1) and grey.output_shape == (None, 2)
 
