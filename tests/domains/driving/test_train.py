@@ -51,3 +51,19 @@ def test_mixed_precision_training_keeps_float32_outputs(tmp_path):
     assert np.isfinite(result.history["loss"][0]) and np.isfinite(result.history["val_loss"][0])
     assert detector.model.output.dtype == "float32"
     assert detector.model.get_layer("class_head_conv1").compute_dtype == "bfloat16"
+
+
+def test_training_under_mirrored_strategy_on_two_devices(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = Path(__file__).with_name("mirrored_worker.py")
+    repo = Path(__file__).resolve().parents[3]
+    env = {**__import__("os").environ, "PYTHONPATH": str(repo)}
+    run = subprocess.run([sys.executable, str(worker), str(tmp_path)], capture_output=True, text=True, timeout=300,
+                         env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["replicas"] == 2 and np.isfinite(result["loss"][0])
