@@ -7,7 +7,7 @@
   preprocessing inside, for TF Serving or any TensorFlow runtime;
 - ``scorer.json`` + ``scorer.npz``: the same network as a short list of NumPy operations. Calling
   TensorFlow costs ~0.2–0.3 ms per call before any arithmetic; a 30k-parameter MLP in NumPy costs
-  tens of microseconds, which is what a card authorisation budget needs.
+  about 30 microseconds, which is what a card authorisation budget needs.
 
 ``Scorer.load(path).score(row_or_frame)`` validates the input (errors name the column), maps unseen
 categories to the out-of-vocabulary bucket and scores with the NumPy engine (or the SavedModel with

@@ -10,7 +10,7 @@ from domains.fraud.features import fit_encoder, to_inputs
 from domains.fraud.model import build_fraud_model
 from restoolkit.training import balanced_class_weight, fit
 
-# Width 32 scores > 1M rows/s with the NumPy scorer on 2 cores (width 64: ~0.86M); see
+# Width 32 scores 2.3M rows/s with the NumPy scorer on 2 cores (width 64: 1.1M); see
 # benchmarks/fraud_latency.py. Pass model_kwargs={"width": 64, ...} for more capacity.
 DEFAULT_MODEL = {"width": 32, "depth": 2}
 # Standard scaling: the quantile-normal map squeezes the amount tail (every amount above the 99th
@@ -76,7 +76,7 @@ def train_fraud_model(
     probabilities back to the true prior.
 
     ``model_kwargs`` go to the registry entry (default ``width=32, depth=2``: small enough to score more
-    than a million rows a second on two cores, see ``benchmarks/fraud_latency.py``).
+    than two million rows a second on two cores, see ``benchmarks/fraud_latency.py``).
 
     Returns:
         ``(model, fit_result)``; the model takes raw columns (see :func:`build_fraud_model`).
