@@ -95,6 +95,16 @@ report = evaluate(result.model, None, test, validation=val, data=data, temperatu
                   n_bootstrap=200 if SMALL else 1000)
 print(report.to_markdown())"""),
         ("code", """report.plot_reliability(); plt.show()"""),
+        ("code", """# Fine-tuning from the radiograph preset (built by `make pretrain`) against training from scratch
+from restoolkit import list_presets
+preset = {p["name"]: p for p in list_presets()}["resnet18_synthetic_radiographs"]["path"]
+if preset:
+    tuned = train_classifier(train, val, run_dir=work / "run_preset", data=data, weights=preset,
+                             epochs=2 if SMALL else 8, verbose=0)
+    again = evaluate(tuned.model, None, test, validation=val, data=data, n_bootstrap=200)
+    print(f"AUROC from scratch {report.metrics['auroc']:.3f}, from the preset {again.metrics['auroc']:.3f}")
+else:
+    print("preset not built: run `make pretrain` to compare fine-tuning with training from scratch")"""),
         ("code", """positive = test[test.label == 1].path.iloc[0]
 image = load_image(positive, image_size=(64, 64))
 overlay(image, grad_cam(result.model, image), title="Grad-CAM on a positive image"); plt.show()"""),

@@ -266,12 +266,20 @@ def load_volume(paths, *, window=None, volume_shape=(32, 128, 128), channels: in
 _POOLS: dict[int, ProcessPoolExecutor] = {}
 
 
+def _ignore_interrupts():
+    """Workers leave Ctrl-C (and a notebook kernel's interrupt) to the parent, which shuts them down."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     """A decoding pool kept for the process's life (spawned: TensorFlow's threads must not be forked)."""
     if workers not in _POOLS:
         import multiprocessing
 
-        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                              initializer=_ignore_interrupts)
     return _POOLS[workers]
 
 
@@ -348,6 +356,7 @@ def make_dataset(
         yield from (map(load, keys) if workers <= 1 else _pool(workers).map(load, keys, chunksize=4))
 
     images = tf.data.Dataset.from_generator(decoded, output_signature=tf.TensorSpec(shape, tf.float32))
+    images = images.apply(tf.data.experimental.assert_cardinality(len(keys)))  # steps per epoch stay known
     ds = tf.data.Dataset.zip((images, tf.data.Dataset.from_tensor_slices(labels)))
     if cache_dir is not None:
         config = {"window": window, "shape": shape, "column": column}  # workers do not change the result

@@ -123,7 +123,7 @@ def test_end_to_end_scan_split_train_evaluate(tmp_path):
     assert leakage_report(index).attrs["leaking"] == 0
     train, val, test = (index[index["split"] == s] for s in ("train", "validation", "test"))
     data = {"image_size": (64, 64)}
-    result = train_classifier(train, val, run_dir=tmp_path / "run", data=data, epochs=8, batch_size=16,
+    result = train_classifier(train, val, run_dir=tmp_path / "run", data=data, epochs=12, batch_size=16,
                               verbose=0, seed=0)
     assert (tmp_path / "run" / "checkpoints" / "best.keras").exists()
 
