@@ -1,4 +1,5 @@
-"""Boxes, anchors, box coding and letterboxing: the conventions every other driving module relies on.
+"""Boxes, anchors and box coding: the conventions every other driving module relies on (letterboxing is
+``domains.driving.data.letterbox_image``, in TensorFlow, shared by the pipeline, ``detect`` and the export).
 
 Conventions (tested in ``tests/domains/driving/test_boxes.py``):
 
@@ -113,27 +114,3 @@ def decode(deltas, anchors, xp=np):
     w = xp.exp(xp.minimum(deltas[..., 2] * BOX_SCALE[2], MAX_LOG_RATIO)) * wa
     h = xp.exp(xp.minimum(deltas[..., 3] * BOX_SCALE[3], MAX_LOG_RATIO)) * ha
     return xp.stack([x - w / 2, y - h / 2, x + w / 2, y + h / 2], axis=-1)
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """How an image was fitted into the model input: ``resized = original · scale``, then placed at
-    ``(offset_x, offset_y)`` on a padded canvas. Boxes map with the same affine map, so none is
-    dropped or distorted."""
-
-    scale: float
-    offset_x: float = 0.0
-    offset_y: float = 0.0
-
-    @classmethod
-    def fit(cls, image_size, target_size) -> Letterbox:
-        (h, w), (th, tw) = image_size, target_size
-        return cls(min(th / h, tw / w))
-
-    def boxes_to_input(self, boxes):
-        b = np.asarray(boxes, "float32").reshape(-1, 4)
-        return b * self.scale + np.array([self.offset_x, self.offset_y] * 2, "float32")
-
-    def boxes_to_image(self, boxes):
-        b = np.asarray(boxes, "float32").reshape(-1, 4)
-        return (b - np.array([self.offset_x, self.offset_y] * 2, "float32")) / self.scale

@@ -286,7 +286,7 @@ def make_dataset(frames, class_names, *, input_size, anchors=None, batch_size: i
 
     boxes, classes = _padded_targets(frames, class_names)
     paths = [f.image_path for f in frames]
-    th, tw = input_size
+    tw = input_size[1]
     anchors_t = None if anchors is None else tf.constant(anchors, tf.float32)
 
     def load(path, b, c):

@@ -6,7 +6,6 @@ import pytest
 
 from domains.driving.boxes import (
     AnchorConfig,
-    Letterbox,
     decode,
     encode,
     feature_sizes,
@@ -57,10 +56,17 @@ def test_encode_decode_round_trip():
 
 
 def test_letterbox_keeps_every_box_undistorted():
-    box = Letterbox.fit((375, 1242), (384, 1248))
-    boxes = np.array([[0, 0, 1242, 375], [100, 50, 300, 200]], "float32")
-    inside = box.boxes_to_input(boxes)
-    assert inside[0, 2] <= 1248 and inside[0, 3] <= 384
-    ratio = (inside[:, 2:] - inside[:, :2]) / (boxes[:, 2:] - boxes[:, :2])
-    np.testing.assert_allclose(ratio, box.scale)  # same scale on both axes: no distortion
-    np.testing.assert_allclose(box.boxes_to_image(inside), boxes, atol=1e-4)
+    import tensorflow as tf
+
+    from domains.driving.data import letterbox_image
+
+    image = np.zeros((375, 1242, 3), "float32")
+    image[100:200, 300:500] = 255.0  # a bright box to find again after letterboxing
+    canvas, scale, offset = (t.numpy() for t in letterbox_image(tf.constant(image), (384, 1248)))
+    assert canvas.shape == (384, 1248, 3) and np.all(offset == 0)
+    sx, sy = scale[0], scale[1]
+    assert abs(sx - sy) < 2 / 375  # the same scale on both axes up to the rounding of the new size
+    box = np.array([300, 100, 500, 200]) * scale
+    x1, y1, x2, y2 = np.round(box).astype(int)
+    assert canvas[y1 + 2:y2 - 2, x1 + 2:x2 - 2].min() > 200 and canvas[:, x2 + 3:].max() < 1
+    assert canvas[int(np.ceil(375 * sy)) + 1:].max() == 0  # padding below, nothing cropped
