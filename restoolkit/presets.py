@@ -22,8 +22,7 @@ FORMAT = "restoolkit-preset/1"
 FILES = ("config.json", "model.weights.h5", "preprocessing.json")
 
 
-class PresetError(ValueError):
-    """A preset that fails verification (missing file, wrong checksum, file outside the folder)."""
+from restoolkit.errors import PresetError  # noqa: E402  (re-exported)
 
 
 def home() -> Path:

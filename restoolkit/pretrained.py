@@ -30,8 +30,7 @@ TIMM_REPOS = {name: f"timm/{name}.a1_in1k" for name in
                "resnet101d", "resnet152d")}
 
 
-class WeightsNotFoundError(FileNotFoundError):
-    """Pretrained weights that are not on this machine (and could not be downloaded)."""
+from restoolkit.errors import WeightsNotFoundError  # noqa: E402  (re-exported)
 
 
 def _keras_home() -> Path:

@@ -23,8 +23,7 @@ BDD100K_CLASSES = ("pedestrian", "rider", "car", "truck", "bus", "train", "motor
                    "traffic light", "traffic sign")
 
 
-class LabelError(ValueError):
-    """A label that cannot be used; the message names the file and the line or entry."""
+from restoolkit.errors import LabelError  # noqa: E402  (one LabelError for every domain)
 
 
 @dataclass

@@ -20,8 +20,7 @@ WINDOWS = (1, 7, 30)
 MERCHANT_CATEGORIES = ("grocery", "fuel", "restaurant", "online", "travel", "electronics", "pharmacy", "other")
 
 
-class SchemaError(ValueError):
-    """A table that does not match its declared schema; the message names the column."""
+from restoolkit.errors import SchemaError  # noqa: E402  (re-exported)
 
 
 def simulate_transactions(n_customers: int = 1000, n_terminals: int = 2000, n_days: int = 90, *, seed: int = 0,

@@ -26,9 +26,7 @@ import pandas as pd
 SQRT2 = math.sqrt(2.0)
 
 
-class ScoringError(ValueError):
-    """Input refused by the scorer; the message names the column."""
-
+from restoolkit.errors import ScoringError  # noqa: E402  (re-exported)
 
 # --- model → NumPy plan ------------------------------------------------------------------------------
 

@@ -25,8 +25,7 @@ from domains.medical import dicom
 SPLITS = ("train", "validation", "test")
 
 
-class LabelError(ValueError):
-    """Labels that cannot be joined to the index (missing column, unlabelled images, conflicts)."""
+from restoolkit.errors import LabelError  # noqa: E402  (one LabelError for every domain)
 
 
 def _age_years(age) -> float | None:

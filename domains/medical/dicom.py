@@ -23,6 +23,8 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
+from restoolkit.errors import DataError
+
 # (centre, width) in Hounsfield units; common radiology presets.
 WINDOWS = {
     "lung": (-600.0, 1500.0),
@@ -35,7 +37,7 @@ WINDOWS = {
 CODECS_HINT = "pip install 'restoolkit[codecs]' (pylibjpeg, pylibjpeg-openjpeg, pylibjpeg-libjpeg)"
 
 
-class DicomError(Exception):
+class DicomError(DataError):
     """Base class of every DICOM reading error; ``path`` names the file."""
 
     def __init__(self, path, message: str):

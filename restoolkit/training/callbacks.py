@@ -11,9 +11,7 @@ from pathlib import Path
 
 import keras
 
-
-class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN or infinite loss."""
+from restoolkit.errors import NonFiniteLossError  # noqa: E402  (re-exported)
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):

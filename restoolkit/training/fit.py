@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import platform
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from restoolkit.errors import ConfigError, ResumeError
 from restoolkit.training.callbacks import (
     AtomicCheckpoint,
     ResumableHistory,
@@ -69,6 +72,84 @@ def output_is_probability(model) -> bool:
     """Whether the model's last layer ends in softmax or sigmoid (else the loss reads logits)."""
     activation = getattr(model.layers[-1], "activation", None)
     return getattr(activation, "__name__", "") in ("softmax", "sigmoid")
+
+
+def _sha256(*chunks) -> str:
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(chunk if isinstance(chunk, bytes) else str(chunk).encode())
+    return h.hexdigest()
+
+
+def fingerprint_data(data) -> str | None:
+    """A digest that changes when the training data changes.
+
+    Arrays: dtype, shape and every byte. A ``tf.data.Dataset``: its element spec, its cardinality and
+    the bytes of its first element (datasets hold no list of their sources; callers that know one —
+    the domain ``train`` functions pass file lists and label tables — give ``fit(data_fingerprint=)``).
+    """
+    if data is None:
+        return None
+    if isinstance(data, tf.data.Dataset):
+        first = next(iter(data.take(1)), None)
+        leaves = tf.nest.flatten(first) if first is not None else []
+        return _sha256("dataset", repr(data.element_spec), int(data.cardinality()),
+                       *(np.asarray(leaf).tobytes() for leaf in leaves))
+    if isinstance(data, tuple | list):
+        parts = []
+        for array in data:
+            array = np.ascontiguousarray(np.asarray(array))
+            parts += [str(array.dtype), str(array.shape), array.tobytes() if array.dtype != object else repr(array.tolist())]
+        return _sha256("arrays", *parts)
+    return _sha256("object", repr(data))
+
+
+def _weights_digest(model) -> str:
+    return _sha256(*(np.ascontiguousarray(keras.ops.convert_to_numpy(w.value)).tobytes() for w in model.weights))
+
+
+def _compare_fingerprints(old: dict, new: dict) -> list[str]:
+    """Human-readable differences between two run fingerprints."""
+    out = []
+    if old.get("model", {}).get("config") != new["model"]["config"]:
+        out.append("the model architecture / config")
+    elif old.get("model", {}).get("initial_weights") != new["model"]["initial_weights"]:
+        out.append("the model's initial weights (another preset, pretrained file or seed)")
+    old_fit, new_fit = old.get("fit", {}), new["fit"]
+    for key in sorted(set(old_fit) | set(new_fit)):
+        if old_fit.get(key) != new_fit.get(key):
+            out.append(f"fit argument {key}: {old_fit.get(key)!r} then, {new_fit.get(key)!r} now")
+    for part in ("train", "validation"):
+        if old.get("data", {}).get(part) != new["data"].get(part):
+            out.append(f"the {part} data")
+    return out
+
+
+def _prepare_run_dir(run_dir: Path, fingerprint: dict, *, overwrite: bool) -> str:
+    """Checks ``run_dir`` against this run's fingerprint: ``"new"``, ``"resume"`` or ``"finished"``.
+
+    Raises:
+        ResumeError: the folder holds another run (or one without a fingerprint) and ``overwrite`` is off.
+    """
+    path = run_dir / "fingerprint.json"
+    leftovers = [p for p in ("config.json", "backup", "checkpoints", "history.csv") if (run_dir / p).exists()]
+    if overwrite and (path.exists() or leftovers):
+        for name in ("fingerprint.json", "config.json", "history.csv", "final.weights.h5"):
+            (run_dir / name).unlink(missing_ok=True)
+        for name in ("backup", "checkpoints", "tensorboard"):
+            shutil.rmtree(run_dir / name, ignore_errors=True)
+        return "new"
+    if not path.exists():
+        if leftovers:
+            raise ResumeError(f"{run_dir} holds a run without a fingerprint ({', '.join(leftovers)}): it cannot be "
+                              "told apart from this one. Use a new run_dir, or overwrite=True to start afresh there")
+        return "new"
+    old = json.loads(path.read_text())
+    differences = _compare_fingerprints(old, fingerprint)
+    if differences:
+        raise ResumeError(f"{run_dir} holds another run; it differs in: " + "; ".join(differences)
+                          + ". Use a new run_dir, or overwrite=True to replace that run")
+    return "finished" if old.get("finished") and (run_dir / "final.weights.h5").exists() else "resume"
 
 
 def _epoch_shuffled_batches(arrays, *, global_batch: int, seed: int, start_epoch: int):
@@ -188,6 +269,8 @@ def fit(
     monitor: str | None = None,
     callbacks=(),
     verbose="auto",
+    overwrite: bool = False,
+    data_fingerprint: dict | str | None = None,
 ) -> FitResult:
     """Trains a model under a ``tf.distribute`` strategy, resumably, into a run directory.
 
@@ -220,6 +303,14 @@ def fit(
             else ``loss``.
         callbacks: extra Keras callbacks.
         verbose: Keras' progress output.
+        overwrite: replace whatever run ``run_dir`` holds instead of refusing a different one.
+        data_fingerprint: what identifies the data (a digest, or a dict of them), for data whose
+            identity the caller knows better than :func:`fingerprint_data` does (file lists, tables).
+
+    A run directory records a fingerprint of the model (config and initial weights), every fit argument
+    and the data. Calling ``fit`` again with the same fingerprint resumes an interrupted run, or returns
+    a finished one without training; a different fingerprint raises :class:`~restoolkit.errors.ResumeError`
+    naming what differs, unless ``overwrite=True``.
 
     Returns:
         :class:`FitResult` with the trained model and the whole run's history.
@@ -229,9 +320,9 @@ def fit(
         ...              model_kwargs={"num_classes": 4})
     """
     if mixed_precision not in MIXED_POLICIES:
-        raise ValueError(f"mixed_precision must be one of {MIXED_POLICIES}, got {mixed_precision!r}")
+        raise ConfigError(f"mixed_precision must be one of {MIXED_POLICIES}, got {mixed_precision!r}")
     if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
+        raise ConfigError(f"epochs must be at least 1, got {epochs}")
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -249,6 +340,32 @@ def fit(
     try:
         with strat.scope():
             net = _build_model(model, model_kwargs)
+            fit_args = {
+                "epochs": epochs, "batch_size": batch_size, "shuffle": shuffle, "global_batch_size": global_batch,
+                "loss": keras.saving.serialize_keras_object(loss) if not isinstance(loss, str) else loss,
+                "metrics": [m if isinstance(m, str) else keras.saving.serialize_keras_object(m) for m in metrics or []],
+                "optimizer": optimizer, "learning_rate": learning_rate,
+                "weight_decay": weight_decay, "warmup_epochs": warmup_epochs, "schedule": schedule,
+                "label_smoothing": label_smoothing, "clipnorm": clipnorm, "mixed_precision": mixed_precision,
+                "jit_compile": jit_compile, "seed": seed, "deterministic": deterministic,
+                "class_weight": {str(k): v for k, v in (class_weight or {}).items()},
+                "early_stopping_patience": early_stopping_patience, "monitor": monitor,
+            }
+            fit_args = json.loads(json.dumps(fit_args, default=str))
+            if isinstance(data_fingerprint, dict):
+                data_print = {"train": data_fingerprint.get("train"), "validation": data_fingerprint.get("validation")}
+            elif data_fingerprint is not None:
+                data_print = {"train": str(data_fingerprint), "validation": None}
+            else:
+                data_print = {"train": fingerprint_data(train),
+                              "validation": fingerprint_data(validation)}
+            fingerprint = {
+                "model": {"config": _sha256(json.dumps(keras.saving.serialize_keras_object(net), sort_keys=True,
+                                                       default=str)),
+                          "initial_weights": _weights_digest(net)},
+                "fit": fit_args, "data": data_print, "finished": False,
+            }
+            state = _prepare_run_dir(write_dir, fingerprint, overwrite=overwrite) if chief else "new"
             one_hot = None
             loss_obj = loss
             if loss == "sparse_categorical_crossentropy":
@@ -279,27 +396,18 @@ def fit(
             # BackupAndRestore restores optimizer slots too: they must exist, under the scope, first.
             net.optimizer.build(net.trainable_variables)
 
+        if state == "finished":  # the same run, already done: its result, without training again
+            net.load_weights(write_dir / "final.weights.h5")
+            return FitResult(net, _read_history(write_dir / "history.csv"), run_dir, strat, global_batch)
+        atomic_write_text(write_dir / "fingerprint.json", json.dumps(fingerprint, indent=2))
         weight_shapes = [[w.path, list(w.shape)] for w in net.weights]
-        if start_epoch and (write_dir / "config.json").exists():
-            previous = json.loads((write_dir / "config.json").read_text()).get("weights")
-            if previous is not None and previous != weight_shapes:
-                raise ValueError(f"{run_dir} holds an interrupted run of a different model (its weights differ); "
-                                 "resume with the same model, or use a new run_dir")
         monitor = monitor or ("val_loss" if val_ds is not None else "loss")
         mode = "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall")) else "min"
         config = {
             "model": keras.saving.serialize_keras_object(net),
             "model_name": model if isinstance(model, str) else None,
             "model_kwargs": model_kwargs,
-            "fit": {
-                "epochs": epochs, "batch_size": batch_size, "shuffle": shuffle, "global_batch_size": global_batch, "loss": str(loss),
-                "metrics": list(metrics or []), "optimizer": optimizer, "learning_rate": learning_rate,
-                "weight_decay": weight_decay, "warmup_epochs": warmup_epochs, "schedule": schedule,
-                "label_smoothing": label_smoothing, "clipnorm": clipnorm, "mixed_precision": mixed_precision,
-                "jit_compile": jit_compile, "seed": seed, "deterministic": deterministic,
-                "class_weight": {str(k): v for k, v in (class_weight or {}).items()},
-                "early_stopping_patience": early_stopping_patience, "monitor": monitor,
-            },
+            "fit": {**fit_args, "monitor": monitor},
             "weights": weight_shapes,
             "strategy": type(strat).__name__,
             "replicas": replicas,
@@ -321,6 +429,13 @@ def fit(
         cbs.extend(callbacks)
         net.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps, callbacks=cbs,
                 verbose=verbose, shuffle=False)
+        if chief:
+            # The weights fit returns (early stopping may have restored the best), then the mark that the
+            # run is complete: a crash between the two leaves a run that resumes, never a half-written one.
+            tmp = write_dir / ".final.tmp.weights.h5"
+            net.save_weights(tmp)
+            shutil.move(tmp, write_dir / "final.weights.h5")
+            atomic_write_text(write_dir / "fingerprint.json", json.dumps({**fingerprint, "finished": True}, indent=2))
     finally:
         keras.config.set_dtype_policy(previous_policy)
 

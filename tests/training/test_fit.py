@@ -132,8 +132,64 @@ def test_early_stopping_when_asked(tmp_path, data):
     assert result.history["epoch"] == [1.0, 2.0]
 
 
-def test_resuming_a_run_directory_with_another_model_is_refused(tmp_path, data):
-    train, _ = data
-    fit("cifar_resnet20", train, epochs=1, run_dir=tmp_path, batch_size=64, model_kwargs=SMALL, verbose=0)
-    with pytest.raises(ValueError, match="interrupted run of a different model"):
-        fit("cifar_resnet32", train, epochs=2, run_dir=tmp_path, batch_size=64, model_kwargs=SMALL, verbose=0)
+class _CountBatches(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+def _weights(model):
+    return [w.numpy() for w in model.weights]
+
+
+def test_a_finished_run_directory_is_never_returned_for_other_data_or_settings(tmp_path, data):
+    from restoolkit.errors import RestoolkitError, ResumeError
+
+    train, val = data
+    kw = {"epochs": 1, "run_dir": tmp_path, "batch_size": 64, "model_kwargs": SMALL, "verbose": 0}
+    first = fit("cifar_resnet20", train, **kw)
+    assert json.loads((tmp_path / "fingerprint.json").read_text())["finished"] is True
+
+    # The same run again: the finished result, without a single training step.
+    counter = _CountBatches()
+    same = fit("cifar_resnet20", train, callbacks=[counter], **kw)
+    assert counter.batches == 0
+    for a, b in zip(_weights(first.model), _weights(same.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    # Other data and another seed (the measured defect): refused, saying what differs.
+    other = (train[0][::-1].copy(), train[1][::-1].copy())
+    with pytest.raises(ResumeError, match=r"fit argument seed: 0 then, 1 now.*the train data") as caught:
+        fit("cifar_resnet20", other, seed=1, **kw)
+    assert isinstance(caught.value, RestoolkitError)
+    with pytest.raises(ResumeError, match="the train data"):
+        fit("cifar_resnet20", other, **kw)
+    with pytest.raises(ResumeError, match="the validation data"):
+        fit("cifar_resnet20", train, val, **kw)
+    with pytest.raises(ResumeError, match="architecture"):
+        fit("cifar_resnet32", train, **kw)
+    # The same architecture starting from other weights (a preset, a pretrained file) is another run too.
+    from restoolkit.models import create
+
+    keras.utils.set_random_seed(5)
+    start = create("cifar_resnet20", **SMALL)
+    with pytest.raises(ResumeError, match="initial weights"):
+        fit(start, train, **{k: v for k, v in kw.items() if k != "model_kwargs"})
+    # overwrite=True replaces the run: trained afresh on the new data.
+    counter = _CountBatches()
+    fresh = fit("cifar_resnet20", other, overwrite=True, callbacks=[counter], **kw)
+    assert counter.batches == 2
+    assert not all(np.array_equal(a, b) for a, b in zip(_weights(first.model), _weights(fresh.model), strict=True))
+    assert fresh.history["epoch"] == [1.0]
+
+
+def test_a_run_directory_without_a_fingerprint_is_refused(tmp_path, data):
+    from restoolkit.errors import ResumeError
+
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ResumeError, match="without a fingerprint"):
+        fit("cifar_resnet20", data[0], epochs=1, run_dir=tmp_path, model_kwargs=SMALL, verbose=0)
