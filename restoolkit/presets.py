@@ -27,7 +27,7 @@ from restoolkit.errors import PresetError  # noqa: E402  (re-exported)
 
 def home() -> Path:
     """``$RESTOOLKIT_HOME`` (default ``~/.restoolkit``); user presets live in ``home()/presets``."""
-    return Path(os.environ.get("RESTOOLKIT_HOME", Path.home() / ".restoolkit"))
+    return Path(os.environ.get("RESTOOLKIT_HOME", Path.home() / ".restoolkit")).expanduser()
 
 
 def _sha256(path: Path) -> str:
@@ -54,7 +54,7 @@ def save_preset(model: keras.Model, path, *, metadata: dict, preprocessing: dict
     Returns:
         The folder.
     """
-    folder = Path(path)
+    folder = Path(path).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT, "model": keras.saving.serialize_keras_object(model), "arch": arch,
               "weights": "model.weights.h5", "keras_version": keras.__version__}
@@ -72,7 +72,7 @@ def verify(path) -> dict:
     Raises:
         PresetError: naming the file that is missing, outside the folder, or whose SHA-256 differs.
     """
-    folder = Path(path).resolve()
+    folder = Path(path).expanduser().resolve()
     meta_file = folder / "metadata.json"
     if not meta_file.is_file():
         raise PresetError(f"{folder}: not a preset (no metadata.json)")
@@ -98,13 +98,36 @@ def verify(path) -> dict:
     return meta
 
 
+def read_preset_config(path) -> dict:
+    """The verified ``config.json`` of a preset folder."""
+    folder = Path(path).expanduser().resolve()
+    verify(folder)
+    return json.loads((folder / "config.json").read_text())
+
+
+def preset_folder(preset) -> Path | None:
+    """The folder of ``preset``: a path (``~`` expanded) or the name of an installed preset; ``None`` for a
+    name that is neither (a built-in preset whose weights are not built)."""
+    path = Path(str(preset)).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    installed = home() / "presets" / str(preset)
+    if "/" not in str(preset) and (installed / "metadata.json").is_file():
+        return installed
+    if any(sep in str(preset) for sep in ("/", "~")) or path.suffix:
+        raise PresetError(f"preset folder not found: {path}")
+    return None
+
+
 def load_preset(path) -> keras.Model:
     """Verifies, then rebuilds the model (``safe_mode=True``) and loads its weights."""
-    folder = Path(path).resolve()
-    verify(folder)
-    config = json.loads((folder / "config.json").read_text())
+    folder = Path(path).expanduser().resolve()
+    config = read_preset_config(folder)
     model = keras.saving.deserialize_keras_object(config["model"], safe_mode=True)
-    model.load_weights(folder / config["weights"])
+    try:
+        model.load_weights(folder / config["weights"])
+    except ValueError as e:
+        raise PresetError(f"{folder / config['weights']}: the weights do not fit the model in config.json ({e})") from e
     model.preset = {"path": str(folder), "arch": config.get("arch"),
                     "preprocessing": json.loads((folder / "preprocessing.json").read_text()),
                     "metadata": json.loads((folder / "metadata.json").read_text())}
@@ -125,21 +148,15 @@ def rebuild(source: keras.Model, *, input_shape, num_classes=None) -> keras.Mode
     return create(name, **arch)
 
 
-RECIPES = {
-    "resnet18_synthetic_radiographs": "ResNet-18 classifier (1 channel) trained on synthetic CR/DX radiographs "
-                                      "(domains.medical.synthetic) to find a round opacity",
-    "resnet18_synthetic_scenes": "ResNet-18 backbone (C2–C5) of a RetinaNet trained on synthetic road scenes "
-                                 "(domains.driving.synthetic)",
-}
-
-
 def list_presets() -> list[dict]:
-    """Presets in ``$RESTOOLKIT_HOME/presets`` and the built-in recipes (built or not).
+    """Presets in ``$RESTOOLKIT_HOME/presets`` and the recipes of the installed domains (built or not).
 
     Returns:
         One dict per preset: ``name``, ``path`` (``None`` when not built), ``built``, ``description``,
-        ``metrics``. Build the recipes with ``make pretrain`` (``python -m restoolkit.pretrain``).
+        ``metrics``. Build the recipes with ``make pretrain`` (``python -m restoolkit pretrain``).
     """
+    from restoolkit.tasks.apps import installed_recipes
+
     root = home() / "presets"
     found = {}
     if root.is_dir():
@@ -147,15 +164,17 @@ def list_presets() -> list[dict]:
             meta = json.loads((folder / "metadata.json").read_text())
             found[folder.name] = {"name": folder.name, "path": str(folder), "built": True,
                                   "description": meta.get("description", ""), "metrics": meta.get("metrics", {})}
-    for name, description in RECIPES.items():
+    for name, (_, description) in installed_recipes().items():
         found.setdefault(name, {"name": name, "path": None, "built": False, "description": description, "metrics": {}})
     return list(found.values())
 
 
 def preset_path(name: str) -> Path:
     """The folder of an installed preset by name (raises with the command that builds it)."""
+    from restoolkit.tasks.apps import installed_recipes
+
     folder = home() / "presets" / name
     if not (folder / "metadata.json").is_file():
-        hint = " - build it with `make pretrain`" if name in RECIPES else ""
-        raise FileNotFoundError(f"preset {name!r} is not in {folder.parent}{hint}")
+        hint = " - build it with `make pretrain`" if name in installed_recipes() else ""
+        raise PresetError(f"preset {name!r} is not in {folder.parent}{hint}")
     return folder

@@ -1,8 +1,9 @@
-"""Medical imaging: DICOM folders → patient-level datasets → residual classifiers → clinical evaluation.
+"""Medical imaging: DICOM folders → patient-level datasets → :class:`ImageClassifier` → clinical evaluation.
 
-The package follows one path, a module each: :mod:`.dicom` (reading), :mod:`.data` (index, labels,
-split, ``tf.data``), :mod:`.model`, :mod:`.train`, :mod:`.evaluate`, :mod:`.explain`; and
-:mod:`.synthetic` writes realistic studies for demos and tests.
+The four steps, as in every domain: ``data`` (:func:`load_study`, :func:`split`, :func:`make_dataset`)
+→ task (:class:`ImageClassifier`, ``from_preset``) → :func:`train` → :func:`evaluate` (a
+:class:`ClinicalReport`). :mod:`.dicom` reads files, :mod:`.explain` gives Grad-CAM, :mod:`.synthetic`
+writes realistic studies for demos and tests; :mod:`.app` is the command-line job.
 
 Names are imported on first use (PEP 562): the decoding worker processes import ``.data`` and
 ``.dicom`` without paying for TensorFlow.
@@ -11,11 +12,13 @@ Names are imported on first use (PEP 562): the decoding worker processes import 
 import importlib
 
 _EXPORTS = {
-    "attach_labels": "data", "leakage_report": "data", "make_dataset": "data", "scan": "data", "split": "data",
-    "read_image": "dicom", "read_series": "dicom", "resample": "dicom",
+    "attach_labels": "data", "leakage_report": "data", "load_study": "data", "make_dataset": "data", "scan": "data",
+    "split": "data",
+    "DicomError": "dicom", "SeriesError": "dicom", "read_image": "dicom", "read_series": "dicom", "resample": "dicom",
     "ClinicalReport": "evaluate", "evaluate": "evaluate",
     "grad_cam": "explain", "overlay": "explain",
-    "build_classifier": "model", "make_study_folder": "synthetic", "train_classifier": "train",
+    "ImageClassifier": "image_classifier", "DicomImagePreprocessor": "preprocessor",
+    "make_study_folder": "synthetic", "train": "train",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -25,7 +25,7 @@ from domains.medical import dicom
 SPLITS = ("train", "validation", "test")
 
 
-from restoolkit.errors import LabelError  # noqa: E402  (one LabelError for every domain)
+from restoolkit.errors import ConfigError, DataError, LabelError  # noqa: E402  (one hierarchy for every domain)
 
 
 def _age_years(age) -> float | None:
@@ -73,7 +73,7 @@ def scan(folder, *, level: str = "image", workers: int = 8, progress: bool = Tru
         >>> index[["patient", "modality", "rows", "columns"]].head()
     """
     if level not in ("image", "series"):
-        raise ValueError(f"level must be 'image' or 'series', got {level!r}")
+        raise ConfigError(f"level must be 'image' or 'series', got {level!r}")
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"not a folder: {root}")
@@ -96,6 +96,18 @@ def scan(folder, *, level: str = "image", workers: int = 8, progress: bool = Tru
         print(f"scan: {len(index)} {'images' if level == 'image' else 'series'} indexed from {len(files)} files; skipped {len(skipped)} ({kinds})"
               " - see index.attrs['skipped']")
     return index
+
+
+def load_study(folder, labels=None, *, on: str = "patient", key: str | None = None, level: str = "image",
+               progress: bool = True) -> pd.DataFrame:
+    """A DICOM folder as an index (:func:`scan`), with labels attached when a labels table is given
+    (:func:`attach_labels`): the ``data.load_*`` step of the medical domain."""
+    index = scan(Path(folder).expanduser(), level=level, progress=progress)
+    if labels is None:
+        return index
+    if isinstance(labels, str | os.PathLike):
+        labels = Path(labels).expanduser()
+    return attach_labels(index, labels, on=on, key=key)
 
 
 def _by_series(images: pd.DataFrame) -> pd.DataFrame:
@@ -176,9 +188,9 @@ def split(index: pd.DataFrame, *, by: str = "patient", stratify: str | None = "l
     from sklearn.model_selection import train_test_split
 
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
-        raise ValueError(f"fractions must be three non-negative shares summing to 1, got {fractions}")
+        raise ConfigError(f"fractions must be three non-negative shares summing to 1, got {fractions}")
     if by not in index.columns:
-        raise KeyError(f"index has no column {by!r}")
+        raise LabelError(f"index has no column {by!r}")
     groups = index.groupby(by)[stratify].max() if stratify else pd.Series(0, index=index[by].unique())
     strat = groups.to_numpy() if stratify else None
     ids = groups.index.to_numpy()
@@ -234,7 +246,7 @@ def _fit_channels(image: np.ndarray, channels: int, path) -> np.ndarray:
         return np.repeat(image, channels, axis=-1)
     if channels == 1:
         return image.mean(axis=-1, keepdims=True)
-    raise ValueError(f"{path}: image has {have} channels, the pipeline wants {channels}")
+    raise DataError(f"{path}: image has {have} channels, the pipeline wants {channels}")
 
 
 def _resize(array: np.ndarray, shape) -> np.ndarray:
@@ -344,10 +356,10 @@ def make_dataset(
         column, shape = "paths", (*volume_shape, channels)
         load = partial(load_volume, window=window, volume_shape=tuple(volume_shape), channels=channels)
     if column not in index:
-        raise KeyError(f"index has no {column!r} column: use scan(level={'image' if column == 'path' else 'series'!r})")
+        raise LabelError(f"index has no {column!r} column: use scan(level={'image' if column == 'path' else 'series'!r})")
     keys = [list(v) if column == "paths" else v for v in index[column]]
     if label is not None and label not in index:
-        raise KeyError(f"index has no label column {label!r}: call attach_labels first")
+        raise LabelError(f"index has no label column {label!r}: call attach_labels first")
     labels = index[label].to_numpy("float32") if label is not None else np.zeros(len(index), "float32")
 
     def decoded():

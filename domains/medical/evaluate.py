@@ -8,13 +8,15 @@ lacks) is written here, in ten lines, next to its definition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, confusion_matrix, roc_auc_score, roc_curve
+
+from restoolkit.errors import ConfigError, LabelError
+from restoolkit.tasks import Report
 
 AGE_BANDS = (0, 40, 60, 75, 200)
 
@@ -95,7 +97,7 @@ def bootstrap_auroc(y_true, scores, groups, *, n: int = 1000, seed: int = 0, lev
 def aggregate(predictions: pd.DataFrame, *, by: str = "patient", how: str = "mean") -> pd.DataFrame:
     """One row per ``by`` group: its label (max) and score (``mean`` or ``max`` of its images)."""
     if how not in ("mean", "max"):
-        raise ValueError(f"how must be 'mean' or 'max', got {how!r}")
+        raise ConfigError(f"how must be 'mean' or 'max', got {how!r}")
     grouped = predictions.groupby(by, sort=True)
     out = grouped.agg(label=("label", "max"), score=("score", how), images=("score", "size"))
     firsts = grouped.first()
@@ -114,15 +116,24 @@ def _age_band(age) -> str | None:
     return None
 
 
-@dataclass
-class ClinicalReport:
-    """What :func:`evaluate` returns; ``to_markdown()`` and ``save()`` write it."""
+class ClinicalReport(Report):
+    """What :func:`evaluate` returns: a :class:`restoolkit.tasks.Report` (``metrics``, ``tables``,
+    ``to_markdown()``, ``save()``) with the per-row ``predictions`` (hashed patient ids only)."""
 
-    metrics: dict
-    predictions: pd.DataFrame
-    reliability: pd.DataFrame
-    subgroups: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
+    def __init__(self, metrics: dict, predictions: pd.DataFrame, reliability: pd.DataFrame,
+                 subgroups: pd.DataFrame, notes=()):
+        super().__init__(title="Clinical evaluation", metrics=metrics,
+                         tables={"subgroups": subgroups, "reliability": reliability},
+                         figures={"reliability": self.plot_reliability}, notes=list(notes))
+        self.predictions = predictions
+
+    @property
+    def reliability(self) -> pd.DataFrame:
+        return self.tables["reliability"]
+
+    @property
+    def subgroups(self) -> pd.DataFrame:
+        return self.tables["subgroups"]
 
     def to_markdown(self) -> str:
         m = self.metrics
@@ -155,34 +166,25 @@ class ClinicalReport:
         return ax
 
     def save(self, folder) -> Path:
-        """Writes ``report.md``, ``reliability.png`` and ``predictions.csv`` (hashed patient ids only)."""
-        import matplotlib.pyplot as plt
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.md").write_text(self.to_markdown() + "\n![reliability](reliability.png)\n")
-        ax = self.plot_reliability()
-        ax.figure.savefig(folder / "reliability.png", dpi=100, bbox_inches="tight")
-        plt.close(ax.figure)
-        self.predictions.to_csv(folder / "predictions.csv", index=False)
-        return folder / "report.md"
+        """Writes ``report.md``, ``metrics.json``, the tables, ``reliability.png`` and ``predictions.csv``."""
+        path = super().save(folder)
+        path.write_text(self.to_markdown() + "\n![reliability](reliability.png)\n")
+        self.predictions.to_csv(path.parent / "predictions.csv", index=False)
+        return path
 
 
-def predict(model, index: pd.DataFrame, dataset=None, *, data: dict | None = None) -> pd.DataFrame:
-    """The index's non-identifying columns with the model's ``score`` (probability of class 1) per row.
+def predict(task, index: pd.DataFrame, dataset=None) -> pd.DataFrame:
+    """The index's non-identifying columns with the task's ``score`` (probability of class 1) per row.
 
-    ``dataset`` must yield the index's rows in order (``make_dataset(index)`` without shuffling); it is
-    built from ``data`` options when omitted.
+    ``dataset`` must yield the index's rows in order (``make_dataset(index)`` without shuffling); without
+    it the task's preprocessor reads the files.
     """
-    from domains.medical.data import make_dataset
-
     if dataset is None:
-        dataset = make_dataset(index, **{"label": None, **(data or {}), "shuffle": False, "augment": False})
+        probs = np.asarray(task.predict(index), "float64")
     else:
-        dataset = dataset.map(lambda x, *rest: x)
-    probs = np.asarray(model.predict(dataset, verbose=0), "float64")
+        probs = np.asarray(task.predict(dataset.map(lambda x, *rest: x), verbose=0), "float64")
     if len(probs) != len(index):
-        raise ValueError(f"the dataset gave {len(probs)} predictions for {len(index)} index rows; it must "
+        raise ConfigError(f"the dataset gave {len(probs)} predictions for {len(index)} index rows; it must "
                          "yield the index rows in order (no shuffling, no dropped remainder)")
     scores = probs[:, -1] if probs.ndim == 2 else probs
     keep = [c for c in ("patient", "study", "series", "modality", "manufacturer", "sex", "age_years", "label")
@@ -193,9 +195,8 @@ def predict(model, index: pd.DataFrame, dataset=None, *, data: dict | None = Non
 
 
 def evaluate(
-    model,
-    dataset,
-    index: pd.DataFrame,
+    task,
+    data,
     *,
     validation=None,
     specificity: float = 0.9,
@@ -206,15 +207,15 @@ def evaluate(
     n_bootstrap: int = 1000,
     bins: int = 10,
     subgroups=("manufacturer", "sex", "age_band"),
-    data: dict | None = None,
     seed: int = 0,
 ) -> ClinicalReport:
-    """A clinical report for a binary classifier on the rows of ``index``.
+    """A clinical report for a binary classifier on the rows of an index.
 
     Args:
-        model: a classifier whose last output column is the probability of the finding.
-        dataset: a dataset yielding ``index``'s rows in order, or ``None`` (built from ``data``).
-        index: the evaluated rows, with ``label`` and ``patient``.
+        task: an :class:`~domains.medical.ImageClassifier` (its preprocessor reads the files), or any
+            model whose last output column is the probability of the finding, given with datasets.
+        data: the evaluated index (with ``label`` and ``patient``), or ``(dataset, index)`` where the
+            dataset yields the index's rows in order.
         validation: the validation index (or ``(dataset, index)``) on which the threshold and the
             temperature are chosen. Without it the threshold is 0.5 and no temperature is fitted.
         specificity: the target specificity for the threshold chosen on validation.
@@ -224,21 +225,21 @@ def evaluate(
         n_bootstrap: patient-bootstrap resamples for the AUROC interval.
         bins: calibration bins (ECE and reliability diagram).
         subgroups: index columns (``age_band`` is derived from ``age_years``).
-        data: :func:`make_dataset` options when datasets are built here.
 
     Returns:
         :class:`ClinicalReport`.
     """
     if level not in ("image", "patient"):
-        raise ValueError(f"level must be 'image' or 'patient', got {level!r}")
+        raise ConfigError(f"level must be 'image' or 'patient', got {level!r}")
+    dataset, index = data if isinstance(data, tuple) else (None, data)
     if "label" not in index:
-        raise KeyError("index has no 'label' column: call attach_labels first")
+        raise LabelError("index has no 'label' column: call attach_labels first")
     notes = []
-    preds = predict(model, index, dataset, data=data)
+    preds = predict(task, index, dataset)
     val_preds = None
     if validation is not None:
         val_ds, val_index = validation if isinstance(validation, tuple) else (None, validation)
-        val_preds = predict(model, val_index, val_ds, data=data)
+        val_preds = predict(task, val_index, val_ds)
     if level == "patient":
         preds = aggregate(preds, how=how)
         val_preds = aggregate(val_preds, how=how) if val_preds is not None else None
@@ -247,7 +248,7 @@ def evaluate(
     temperature = None
     if temperature_scaling:
         if val_preds is None:
-            raise ValueError("temperature_scaling needs validation data")
+            raise ConfigError("temperature_scaling needs validation data")
         temperature = fit_temperature(val_preds["label"], val_preds["score"])
         preds["score"] = apply_temperature(preds["score"], temperature)
         val_preds["score"] = apply_temperature(val_preds["score"], temperature)
@@ -261,7 +262,7 @@ def evaluate(
 
     y, s = preds["label"].to_numpy().astype(int), preds["score"].to_numpy()
     if len(np.unique(y)) < 2:
-        raise ValueError("the evaluated rows hold one class only; AUROC is undefined")
+        raise LabelError("the evaluated rows hold one class only; AUROC is undefined")
     auroc = roc_auc_score(y, s)
     ci = bootstrap_auroc(y, s, preds["patient"], n=n_bootstrap, seed=seed)
     observed, predicted = calibration_curve(y, s, n_bins=bins, strategy="uniform")

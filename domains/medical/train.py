@@ -1,81 +1,77 @@
-"""Training a DICOM classifier on the shared training layer (any ``tf.distribute`` strategy)."""
+"""``train``: an :class:`ImageClassifier` on index tables, on the shared training layer (any strategy)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 
-from domains.medical.data import make_dataset
-from domains.medical.model import build_classifier
-from restoolkit.training import FitResult, balanced_class_weight, fit
+from domains.medical.data import _cache_key, make_dataset
+from restoolkit.errors import ConfigError
+from restoolkit.tasks import train_task
+from restoolkit.training import FitResult, balanced_class_weight
 
 
-def train_classifier(
+def index_fingerprint(index: pd.DataFrame, config: dict, label: str = "label") -> str:
+    """A digest of an index's files (path, size, modification time), labels and the preprocessing."""
+    column = "paths" if "paths" in index and config.get("volume_shape") else "path"
+    h = hashlib.sha256(_cache_key(index, column, config).encode())
+    if label in index:
+        h.update(index[label].to_numpy("float64").tobytes())
+    return h.hexdigest()
+
+
+def train(
+    task,
     train,
     validation=None,
     *,
     run_dir,
-    backbone: str = "resnet18",
-    num_classes: int = 1,
-    weights=None,
-    epochs: int = 10,
-    strategy=None,
-    data: dict | None = None,
     batch_size: int = 16,
-    learning_rate: float = 1e-3,
-    weight_decay: float = 1e-4,
     class_weight="balanced",
-    dropout: float = 0.0,
-    **fit_kwargs,
+    augment: bool = True,
+    flip: bool = False,
+    cache_dir=None,
+    workers: int | None = None,
+    **fit_options,
 ) -> FitResult:
-    """Trains :func:`build_classifier` with :func:`restoolkit.training.fit`.
+    """Trains ``task`` (an :class:`~domains.medical.ImageClassifier`) with :func:`restoolkit.training.fit`.
 
     Args:
-        train, validation: index DataFrames with a ``label`` column (from :func:`split`; the pipeline is
-            built here with ``data`` options, shuffled and augmented for training) or ready
-            ``tf.data`` datasets of global batches.
-        run_dir: the run directory (checkpoints, history, TensorBoard; resumable).
-        backbone, num_classes, weights, dropout: as in :func:`build_classifier`.
-        epochs, strategy, learning_rate, weight_decay: as in :func:`restoolkit.training.fit`.
-        data: :func:`make_dataset` options (``image_size``, ``window``, ``channels``, ``volume_shape``,
-            ``cache_dir``…). The global batch is ``batch_size``.
-        class_weight: ``"balanced"`` (from the training labels), a dict, or ``None``. Carried as sample
-            weights, so it works under every strategy.
-        **fit_kwargs: passed to :func:`restoolkit.training.fit` (``mixed_precision``, ``seed``…).
+        task: the classifier; its preprocessor decides how files are read (window, size, channels).
+        train, validation: index DataFrames with a ``label`` column (from :func:`domains.medical.data.split`)
+            or ready ``tf.data`` datasets of global batches.
+        run_dir: the run directory (checkpoints, history, TensorBoard). A finished run with the same
+            task, files, labels and settings is returned as it is; a different one is refused.
+        batch_size: the global batch.
+        class_weight: ``"balanced"`` (from the training labels), a dict, or ``None``.
+        augment, flip: training augmentation (see :func:`domains.medical.data.make_dataset`).
+        cache_dir: cache decoded images on disk.
+        **fit_options: :func:`restoolkit.training.fit` options over the task's defaults (``epochs``,
+            ``learning_rate``, ``strategy``, ``mixed_precision``, ``seed``, ``overwrite``…).
 
     Returns:
-        :class:`restoolkit.training.FitResult`; ``result.model`` is the last epoch's model, the best one by
-        validation AUROC is in ``run_dir/checkpoints``.
-
-    Example:
-        >>> result = train_classifier(index[index.split == "train"], index[index.split == "validation"],
-        ...                           run_dir="runs/cxr", data={"image_size": (128, 128)}, epochs=5)
+        :class:`restoolkit.training.FitResult` whose ``model`` is ``task``, trained (the best epoch by
+        validation AUROC is also in ``run_dir/checkpoints/best.keras``).
     """
-    data = dict(data or {})
-    seed = fit_kwargs.get("seed", 0)
+    seed = fit_options.get("seed", 0)
+    options = {**task.preprocessor.dataset_options(), "cache_dir": cache_dir, "workers": workers}
+    fingerprint = {}
     if isinstance(class_weight, str):
         if class_weight != "balanced":
-            raise ValueError(f"class_weight must be 'balanced', a dict or None, got {class_weight!r}")
+            raise ConfigError(f"class_weight must be 'balanced', a dict or None, got {class_weight!r}")
         if not isinstance(train, pd.DataFrame):
-            raise ValueError("class_weight='balanced' needs the training index; pass a dict with a dataset")
+            raise ConfigError("class_weight='balanced' needs the training index; pass a dict with a dataset")
         class_weight = balanced_class_weight(train["label"])
     if isinstance(train, pd.DataFrame):
-        train = make_dataset(train, batch_size=batch_size, shuffle=True, augment=data.pop("augment", True),
-                             seed=seed, **data)
+        fingerprint["train"] = index_fingerprint(train, {**options, "augment": augment, "flip": flip})
+        train = make_dataset(train, batch_size=batch_size, shuffle=True, augment=augment, flip=flip, seed=seed,
+                             **options)
     if isinstance(validation, pd.DataFrame):
-        validation = make_dataset(validation, batch_size=batch_size, **{k: v for k, v in data.items() if k != "augment"})
-    x_spec = train.element_spec[0]
-    input_shape = tuple(x_spec.shape[1:])
-
-    def model():
-        return build_classifier(backbone, input_shape=input_shape, num_classes=num_classes, weights=weights,
-                                dropout=dropout)
-
-    binary = num_classes == 1
-    return fit(
-        model, train, validation, epochs=epochs, run_dir=run_dir, strategy=strategy,
-        loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
-        metrics=["auc", "binary_accuracy"] if binary else ["accuracy"],
-        learning_rate=learning_rate, weight_decay=weight_decay, class_weight=class_weight,
-        monitor=fit_kwargs.pop("monitor", "val_auc" if binary and validation is not None else None),
-        **fit_kwargs,
-    )
+        fingerprint["validation"] = index_fingerprint(validation, options)
+        validation = make_dataset(validation, batch_size=batch_size, **options)
+    binary = task.num_classes == 1
+    if binary and validation is not None:
+        fit_options.setdefault("monitor", "val_auc")
+    return train_task(task, train, validation, run_dir=run_dir, class_weight=class_weight,
+                      data_fingerprint=fingerprint or None, batch_size=batch_size, **fit_options)

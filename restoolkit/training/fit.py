@@ -48,8 +48,12 @@ def _build_model(model, model_kwargs):
         return create(model, **(model_kwargs or {}))
     if isinstance(model, keras.Model):
         if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
-            # Variables must be created under the strategy: rebuild, then copy the weights.
-            clone = keras.models.clone_model(model)
+            # Variables must be created under the strategy: rebuild, then copy the weights. A subclass
+            # (a domain task) rebuilds from its own config, so it stays a task with its own predict_step.
+            if type(model).__name__ in ("Functional", "Sequential", "Model"):
+                clone = keras.models.clone_model(model)
+            else:
+                clone = type(model).from_config(model.get_config())
             clone.set_weights(model.get_weights())
             return clone
         return model
@@ -106,6 +110,16 @@ def fingerprint_data(data) -> str | None:
 
 def _weights_digest(model) -> str:
     return _sha256(*(np.ascontiguousarray(keras.ops.convert_to_numpy(w.value)).tobytes() for w in model.weights))
+
+
+def _without_names(config):
+    """A model config without layer names: Keras numbers automatic names per process (``dense_3``), so two
+    builds of the same architecture differ only there."""
+    if isinstance(config, dict):
+        return {k: _without_names(v) for k, v in config.items() if k not in ("name", "inbound_nodes")}
+    if isinstance(config, list):
+        return [_without_names(v) for v in config]
+    return config
 
 
 def _compare_fingerprints(old: dict, new: dict) -> list[str]:
@@ -360,8 +374,8 @@ def fit(
                 data_print = {"train": fingerprint_data(train),
                               "validation": fingerprint_data(validation)}
             fingerprint = {
-                "model": {"config": _sha256(json.dumps(keras.saving.serialize_keras_object(net), sort_keys=True,
-                                                       default=str)),
+                "model": {"config": _sha256(json.dumps(_without_names(keras.saving.serialize_keras_object(net)),
+                                                       sort_keys=True, default=str)),
                           "initial_weights": _weights_digest(net)},
                 "fit": fit_args, "data": data_print, "finished": False,
             }

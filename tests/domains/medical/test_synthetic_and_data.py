@@ -177,5 +177,5 @@ def test_volume_dataset(study):
     ct = series[series["modality"] == "CT"]
     x, y = next(iter(make_dataset(ct, volume_shape=(4, 24, 24), batch_size=2)))
     assert x.shape == (min(2, len(ct)), 4, 24, 24, 1) and y.shape == (min(2, len(ct)),)
-    with pytest.raises(KeyError, match="scan\\(level='series'\\)"):
+    with pytest.raises(LabelError, match="scan\\(level='series'\\)"):
         make_dataset(scan(root, progress=False), volume_shape=(4, 24, 24))

@@ -1,0 +1,138 @@
+"""``Task``: a ``keras.Model`` that owns backbone, preprocessor, head, loss and decoding (keras-hub's shape).
+
+Every domain task (``domains.medical.ImageClassifier``, ``domains.driving.ObjectDetector``,
+``domains.fraud.FraudClassifier``) derives from :class:`Task` and so shares:
+
+- ``Task.from_preset(name_or_folder, *, load_weights=True, **overrides)`` and ``task.save_to_preset(folder)``;
+- ``.keras`` save / load with ``safe_mode=True`` (every task is a registered Keras serialisable);
+- ``get_config()`` holding every constructor argument;
+- ``compile()`` with the task's defaults (loss, metrics, optimizer) and ``fit_defaults()``, the
+  learning-rate policy ``train`` uses unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+
+from restoolkit.errors import PresetError, WeightsNotFoundError
+
+
+class Task(keras.Model):
+    """Base class of the domain tasks; see the module docstring.
+
+    Subclasses set ``presets``: built-in preset names → ``{"description", "config"}`` (constructor
+    arguments) and, where the weights are trained by ``make pretrain``, ``"recipe"`` (how).
+    """
+
+    presets: dict[str, dict] = {}
+
+    # --- training defaults ---------------------------------------------------------------------------
+
+    def default_loss(self):
+        raise NotImplementedError
+
+    def default_metrics(self) -> list:
+        return []
+
+    def fit_defaults(self) -> dict:
+        """``learning_rate``, ``weight_decay``, ``optimizer``… that ``train`` uses unless overridden."""
+        return {"optimizer": "adamw", "learning_rate": 1e-3, "weight_decay": 1e-4, "schedule": "cosine"}
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """``compile`` with the task's defaults for every argument left at ``"auto"``."""
+        if optimizer == "auto":
+            defaults = self.fit_defaults()
+            optimizer = keras.optimizers.AdamW(defaults["learning_rate"], weight_decay=defaults["weight_decay"])
+        if loss == "auto":
+            loss = self.default_loss()
+        if metrics == "auto":
+            metrics = self.default_metrics()
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    # --- presets -------------------------------------------------------------------------------------
+
+    @classmethod
+    def _from_preset_config(cls, config: dict, **overrides):
+        """A task from a built-in preset's constructor arguments (fresh weights)."""
+        return cls(**{**config, **overrides})
+
+    @classmethod
+    def _from_other_model(cls, model: keras.Model, preset: dict, **overrides):
+        """A task from a preset that holds a plain model (a backbone or classifier); subclasses that can
+        use such weights (a backbone preset for a detector) override this."""
+        raise PresetError(f"preset {preset['path']} holds a {type(model).__name__} ({model.name}), not a "
+                          f"{cls.__name__}")
+
+    def _override(self, **overrides):
+        """The same task with some constructor arguments changed; weights copied where shapes allow."""
+        from restoolkit.weights import transfer_weights
+
+        other = type(self).from_config({**self.get_config(), **overrides})
+        transfer_weights(self, other, reset=self._head_layers())
+        return other
+
+    def _head_layers(self) -> tuple[str, ...]:
+        """Layer names whose weights may change shape when the task is rebuilt (the heads)."""
+        return ()
+
+    @classmethod
+    def from_preset(cls, preset, *, load_weights: bool = True, **overrides):
+        """A task from a preset folder, an installed preset's name, or a built-in preset's name.
+
+        Args:
+            preset: a folder written by :meth:`save_to_preset` (``~`` is expanded), the name of a preset in
+                ``$RESTOOLKIT_HOME/presets``, or a name from ``cls.presets``.
+            load_weights: ``False`` gives the preset's architecture and preprocessing with fresh weights
+                (also for a built-in preset whose weights have not been built).
+            **overrides: constructor arguments to change (``num_classes``, ``class_names``, image size…);
+                the weights are copied wherever their shapes still fit (new heads start fresh).
+
+        Raises:
+            PresetError: unknown name, a folder that fails verification, or a preset of another kind.
+            WeightsNotFoundError: a built-in preset whose weights are not built (``make pretrain``).
+        """
+        from restoolkit.presets import load_preset, preset_folder, read_preset_config
+
+        folder = preset_folder(preset)
+        if folder is None:
+            if preset not in cls.presets:
+                known = sorted(cls.presets)
+                raise PresetError(f"unknown preset {preset!r} for {cls.__name__}: not a folder, not installed in "
+                                  f"$RESTOOLKIT_HOME/presets, not one of the built-in presets {known}")
+            if load_weights:
+                raise WeightsNotFoundError(
+                    f"the weights of preset {preset!r} are not built on this machine: run `make pretrain` "
+                    "(python -m restoolkit pretrain), or pass load_weights=False for its architecture with fresh "
+                    "weights")
+            return cls._from_preset_config(dict(cls.presets[preset]["config"]), **overrides)
+        if load_weights:
+            model = load_preset(folder)
+        else:
+            model = keras.saving.deserialize_keras_object(read_preset_config(folder)["model"], safe_mode=True)
+        if not isinstance(model, cls):
+            return cls._from_other_model(model, {"path": str(folder), **getattr(model, "preset", {})}, **overrides)
+        task = model._override(**overrides) if overrides else model
+        task.preset = getattr(model, "preset", {"path": str(folder)})
+        return task
+
+    def save_to_preset(self, folder, *, metadata: dict | None = None) -> Path:
+        """Writes the task as a preset folder (config, weights, preprocessing, metadata with SHA-256s)."""
+        from restoolkit.presets import save_preset
+
+        preprocessor = getattr(self, "preprocessor", None)
+        return save_preset(self, folder, metadata={"task": type(self).__name__, **(metadata or {})},
+                           preprocessing=preprocessor.get_config() if preprocessor is not None else {},
+                           arch={"task": f"{type(self).__module__}.{type(self).__name__}"})
+
+
+def describe_presets(cls) -> str:
+    """A Markdown table of a task class's built-in presets."""
+    rows = [f"| `{name}` | {p['description']} |" for name, p in cls.presets.items()]
+    return "\n".join(["| preset | description |", "|---|---|", *rows])
+
+
+def write_json(path: Path, obj) -> None:
+    Path(path).write_text(json.dumps(obj, indent=2, default=str))
