@@ -1,37 +1,40 @@
-"""Driving scenes: detection backbones, a RetinaNet-style detector, KITTI / BDD100K / COCO data, metrics.
+"""Driving scenes: an :class:`ObjectDetector` (RetinaNet on registry ResNets), KITTI / BDD100K / COCO data,
+COCO and KITTI metrics.
 
-One path, a module each: :mod:`.data` (readers, ``tf.data``) → :mod:`.model` (backbone + FPN, detector,
-targets, loss, NMS) → :mod:`.train` → :mod:`.evaluate` (COCO, KITTI); :mod:`.boxes` holds the box
-conventions, :mod:`.export` the SavedModel, :mod:`.draw` the pictures, :mod:`.synthetic` the scenes.
+The four steps, as in every domain: ``data`` (:func:`load_kitti`, :func:`load_coco`,
+:func:`load_bdd100k`, :func:`split`, :func:`make_dataset`) → task (:class:`ObjectDetector`,
+``from_preset``) → :func:`train` → :func:`evaluate` (a :class:`restoolkit.tasks.Report`).
+:mod:`.boxes` holds the box conventions, :mod:`.model` the network, targets, loss and NMS, :mod:`.export`
+the SavedModel, :mod:`.draw` the pictures, :mod:`.synthetic` the scenes; :mod:`.app` is the
+command-line job.
 """
 
 from domains.driving.boxes import AnchorConfig, make_anchors
 from domains.driving.data import (
     Frame,
     LabelError,
+    load_bdd100k,
+    load_coco,
+    load_kitti,
     make_dataset,
     read_bdd100k,
     read_coco,
     read_kitti,
     read_kitti_label,
+    split,
 )
 from domains.driving.draw import draw_detections
-from domains.driving.evaluate import coco_metrics, kitti_ap
+from domains.driving.evaluate import coco_metrics, evaluate, kitti_ap
 from domains.driving.export import export_saved_model
-from domains.driving.model import (
-    NMS_PRESETS,
-    Detector,
-    NMSConfig,
-    anchor_recall,
-    build_detector,
-    detection_backbone,
-)
+from domains.driving.model import NMS_PRESETS, NMSConfig, anchor_recall, detection_backbone
+from domains.driving.object_detector import ObjectDetector
+from domains.driving.preprocessor import DetectionPreprocessor
 from domains.driving.synthetic import make_scenes
-from domains.driving.train import train_detector
+from domains.driving.train import train
 
 __all__ = [
-    "AnchorConfig", "Detector", "Frame", "LabelError", "NMSConfig", "NMS_PRESETS", "anchor_recall", "build_detector",
-    "coco_metrics",
-    "detection_backbone", "draw_detections", "export_saved_model", "kitti_ap", "make_anchors", "make_dataset",
-    "make_scenes", "read_bdd100k", "read_coco", "read_kitti", "read_kitti_label", "train_detector",
+    "AnchorConfig", "DetectionPreprocessor", "Frame", "LabelError", "NMSConfig", "NMS_PRESETS", "ObjectDetector",
+    "anchor_recall", "coco_metrics", "detection_backbone", "draw_detections", "evaluate", "export_saved_model",
+    "kitti_ap", "load_bdd100k", "load_coco", "load_kitti", "make_anchors", "make_dataset", "make_scenes",
+    "read_bdd100k", "read_coco", "read_kitti", "read_kitti_label", "split", "train",
 ]

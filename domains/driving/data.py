@@ -23,7 +23,7 @@ BDD100K_CLASSES = ("pedestrian", "rider", "car", "truck", "bus", "train", "motor
                    "traffic light", "traffic sign")
 
 
-from restoolkit.errors import LabelError  # noqa: E402  (one LabelError for every domain)
+from restoolkit.errors import ConfigError, LabelError  # noqa: E402  (one hierarchy for every domain)
 
 
 @dataclass
@@ -313,3 +313,33 @@ def make_dataset(frames, class_names, *, input_size, anchors=None, batch_size: i
         ds = ds.shuffle(len(frames), seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+# --- the data step's shared names -------------------------------------------------------------------------
+
+def load_kitti(root, **kwargs) -> list[Frame]:
+    """KITTI object folder (``image_2/``, ``label_2/``) → frames; see :func:`read_kitti`."""
+    return read_kitti(Path(root).expanduser(), **kwargs)
+
+
+def load_coco(json_path, image_dir, **kwargs) -> list[Frame]:
+    """COCO annotation file → frames (the category map is on each frame's ``labels``); see :func:`read_coco`."""
+    return read_coco(Path(json_path).expanduser(), Path(image_dir).expanduser(), **kwargs)[0]
+
+
+def load_bdd100k(json_path, image_dir, **kwargs) -> list[Frame]:
+    """BDD100K label file → frames; see :func:`read_bdd100k`."""
+    return read_bdd100k(Path(json_path).expanduser(), Path(image_dir).expanduser(), **kwargs)
+
+
+def split(frames, *, fractions=(0.8, 0.2), seed: int = 0):
+    """Frames shuffled (seeded) and cut into ``len(fractions)`` parts (train, validation[, test]).
+
+    Frames of one sequence (KITTI tracking, video) would leak between parts: split such data by
+    sequence before calling this.
+    """
+    if not fractions or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
+        raise ConfigError(f"fractions must be non-negative shares summing to 1, got {fractions}")
+    order = np.random.default_rng(seed).permutation(len(frames))
+    cuts = np.round(np.cumsum(fractions)[:-1] * len(frames)).astype(int)
+    return [[frames[i] for i in part] for part in np.split(order, cuts)]

@@ -11,8 +11,11 @@ import contextlib
 import io
 
 import numpy as np
+import pandas as pd
 
 from domains.driving.boxes import iou_matrix
+from restoolkit.errors import ConfigError
+from restoolkit.tasks import Report
 
 COCO_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
@@ -87,7 +90,7 @@ def coco_metrics(ground_truth, detections, *, class_names=None) -> dict:
     """COCO AP, AP50, AP75, APs/m/l (and AR) for frames; see :func:`coco_eval`.
 
     Example:
-        >>> coco_metrics(ground_truth, detector.detect(images))["AP50"]
+        >>> coco_metrics(ground_truth, task.predict(images))["AP50"]
     """
     gt, dets, _ = to_coco(ground_truth, detections, class_names=class_names)
     return coco_eval(gt, dets)
@@ -253,3 +256,45 @@ def kitti_ap(ground_truth, detections, *, classes=("Car", "Pedestrian", "Cyclist
         if per:
             out[cls] = per
     return out
+
+
+def evaluate(task, frames, *, detections=None, classes=None, nms=None, batch_size: int = 8) -> Report:
+    """COCO metrics (pycocotools) and KITTI AP (``evaluate_object.cpp``'s rules) of a detector on frames.
+
+    Args:
+        task: an :class:`~domains.driving.ObjectDetector`, or ``None`` when ``detections`` are given
+            (any model's output: :class:`Frame` lists, e.g. from :func:`read_coco_results`).
+        frames: the ground truth.
+        detections: detections in the frames' order instead of running ``task``.
+        classes: KITTI classes to evaluate (default: those of the task present in the ground truth).
+        nms: NMS preset or settings for this evaluation (default: the task's).
+
+    Returns:
+        A :class:`restoolkit.tasks.Report`: ``metrics`` holds the 12 COCO stats and
+        ``kitti`` (``{class: {difficulty: {"R11", "R40"}}}``); tables ``coco`` and ``kitti``; the figure
+        ``detections`` (the first frame with its own detections); ``report.detections`` are the frames.
+    """
+    if detections is None:
+        detections = task.predict([f.image_path for f in frames], batch_size=batch_size, nms=nms)
+    if len(detections) != len(frames):
+        raise ConfigError(f"{len(detections)} detection frames for {len(frames)} ground-truth frames")
+    class_names = list(task.class_names) if task is not None else sorted({c for f in frames for c in f.labels})
+    coco = coco_metrics(frames, detections, class_names=class_names)
+    present = {c for f in frames for c in f.labels}
+    kitti_classes = tuple(classes or [c for c in class_names if c in present and c in ("Car", "Pedestrian", "Cyclist")])
+    kitti = kitti_ap(frames, detections, classes=kitti_classes) if kitti_classes else {}
+    rows = [{"class": cls, "difficulty": d, "AP R11": v["R11"], "AP R40": v["R40"]} for cls, per in kitti.items()
+            for d, v in per.items()]
+    first_frame, first_detections = frames[0], detections[0]
+
+    def draw(ax):
+        from domains.driving.draw import draw_detections
+
+        draw_detections(first_frame.image_path, first_detections, min_score=0.3, ax=ax,
+                        title="detections (score ≥ 0.3)")
+
+    report = Report(title="Detection evaluation", metrics={**coco, "kitti": kitti},
+                    tables={"coco": pd.DataFrame([coco]), "kitti": pd.DataFrame(rows)},
+                    figures={"detections": draw} if first_frame.image_path else {})
+    report.detections = detections
+    return report

@@ -5,30 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def export_saved_model(detector, path) -> Path:
+def export_saved_model(task, path) -> Path:
     """Writes a SavedModel with two signatures.
 
-    - ``serving_default``: ``images`` uint8 ``(B, H, W, 3)`` at the detector's input size →
+    - ``serving_default``: ``images`` uint8 ``(B, H, W, 3)`` at the task's input size →
       ``boxes`` ``(B, K, 4)`` xyxy input pixels, ``scores``, ``classes`` (int32 indices into
       ``class_names``), ``num_detections``.
     - ``detect_image``: one uint8 image of any size → the same outputs in that image's pixels
       (letterboxing inside).
 
-    The detector's NMS settings are baked in; ``class_names`` is saved as an asset-free constant.
+    The task's NMS settings are baked in; ``class_names`` is saved as an asset-free constant.
     """
     import tensorflow as tf
 
     from domains.driving.data import letterbox_image
     from domains.driving.model import postprocess
 
-    h, w = detector.input_size
-    model, anchors, nms = detector.model, detector.anchors, detector.nms
+    h, w = task.input_size
+    model, anchors, nms = task, task.anchors, task.nms
 
     class Serving(tf.Module):
         def __init__(self):
             super().__init__()
             self.model = model
-            self.class_names = tf.constant(detector.class_names)
+            self.class_names = tf.constant(task.class_names)
 
         @tf.function(input_signature=[tf.TensorSpec([None, h, w, 3], tf.uint8, name="images")])
         def serve(self, images):

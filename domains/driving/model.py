@@ -304,109 +304,13 @@ def postprocess(raw, anchors, input_size, nms: NMSConfig):
             "num_detections": out.valid_detections}
 
 
-class Detector:
-    """A RetinaNet model with what it needs around it: class names, input size, anchors, NMS.
-
-    Args:
-        model: from :func:`build_retinanet`.
-        class_names: output order.
-        input_size: ``(H, W)`` the model was built for.
-        anchor_config: the anchor layout.
-        nms: a preset name from :data:`NMS_PRESETS` or an :class:`NMSConfig`.
-    """
-
-    def __init__(self, model, class_names, input_size, anchor_config: AnchorConfig = DEFAULT_ANCHORS, nms="evaluation"):
-        self.model = model
-        self.class_names = list(class_names)
-        self.input_size = tuple(input_size)
-        self.anchor_config = anchor_config
-        self.nms = NMS_PRESETS[nms] if isinstance(nms, str) else nms
-        self.anchors = make_anchors(self.input_size, anchor_config)
-        if model.output_shape[1] != len(self.anchors):
-            raise ValueError(f"the model predicts {model.output_shape[1]} anchors, the anchor config gives "
-                             f"{len(self.anchors)} for input {self.input_size}")
-
-    def loss(self, **kwargs) -> DetectionLoss:
-        return DetectionLoss(len(self.class_names), input_size=self.input_size, anchor_config=self.anchor_config,
-                             **kwargs)
-
-    def detect(self, images, *, nms=None, batch_size: int = 8):
-        """Detections for images of any size, in each image's own pixel coordinates.
-
-        Args:
-            images: a list of ``(h, w, 3)`` arrays (uint8 or float in [0, 255]) or image paths.
-            nms: a preset name or :class:`NMSConfig` overriding the detector's.
-
-        Returns:
-            A list of :class:`~domains.driving.data.Frame` with ``boxes``, ``labels`` and ``scores``.
-        """
-        import tensorflow as tf
-
-        from domains.driving.data import Frame, letterbox_image
-
-        config = NMS_PRESETS[nms] if isinstance(nms, str) else (nms or self.nms)
-        results = []
-        for start in range(0, len(images), batch_size):
-            chunk, canvases, scales, sizes, paths = images[start:start + batch_size], [], [], [], []
-            for item in chunk:
-                path = str(item) if isinstance(item, str | Path) else ""
-                array = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False) if path else item
-                image = tf.cast(tf.convert_to_tensor(array), tf.float32)
-                canvas, scale, _ = letterbox_image(image, self.input_size)
-                canvases.append(canvas)
-                scales.append(scale.numpy())
-                sizes.append(tuple(image.shape[:2]))
-                paths.append(path)
-            raw = self.model(tf.stack(canvases), training=False)
-            out = {k: v.numpy() for k, v in postprocess(raw, self.anchors, self.input_size, config).items()}
-            for i, scale in enumerate(scales):
-                n = int(out["num_detections"][i])
-                h, w = sizes[i]
-                boxes = np.clip(out["boxes"][i, :n] / scale, 0, [w, h, w, h]).astype("float32")
-                results.append(Frame(paths[i], w, h, boxes, [self.class_names[c] for c in out["classes"][i, :n]],
-                                     scores=out["scores"][i, :n].astype("float32")))
-        return results
-
-    def save(self, folder) -> Path:
-        """``model.keras`` and ``detector.json`` (class names, input size, anchors, NMS)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.model.save(folder / "model.keras")
-        (folder / "detector.json").write_text(json.dumps({
-            "class_names": self.class_names, "input_size": list(self.input_size),
-            "anchor_config": self.anchor_config.to_dict(), "nms": self.nms.__dict__}, indent=2))
-        return folder
-
-    @classmethod
-    def load(cls, folder) -> Detector:
-        folder = Path(folder)
-        config = json.loads((folder / "detector.json").read_text())
-        model = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
-        return cls(model, config["class_names"], config["input_size"], AnchorConfig.from_dict(config["anchor_config"]),
-                   NMSConfig(**config["nms"]))
-
-
-def build_detector(backbone: str = "resnet50", class_names=("Car", "Pedestrian", "Cyclist"), *,
-                   input_size=(384, 1248), nms="evaluation", anchor_config: AnchorConfig = DEFAULT_ANCHORS,
-                   **kwargs) -> Detector:
-    """:func:`build_retinanet` wrapped in a :class:`Detector`.
-
-    Example:
-        >>> detector = build_detector("resnet18", ("Car", "Pedestrian", "Cyclist"), input_size=(384, 1248))
-        >>> frames = detector.detect(["000000.png"])
-    """
-    model = build_retinanet(backbone, num_classes=len(class_names), input_size=input_size,
-                            anchor_config=anchor_config, **kwargs)
-    return Detector(model, class_names, input_size, anchor_config, nms)
-
-
 def anchor_recall(dataset, anchors, *, iou: float = 0.5) -> float:
     """Share of ground-truth boxes that some anchor overlaps with IoU ≥ ``iou``.
 
     Args:
         dataset: a ``tf.data`` dataset from ``make_dataset(..., targets=False)`` (boxes in input
             pixels), or an iterable of ``(image, {"boxes", "classes"})`` batches.
-        anchors: ``(N, 4)`` anchors of the same input size (``detector.anchors``).
+        anchors: ``(N, 4)`` anchors of the same input size (``task.anchors``).
 
     Returns:
         The recall in [0, 1] (``nan`` without boxes). Low values mean the anchor sizes or aspect

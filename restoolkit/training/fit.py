@@ -47,7 +47,11 @@ def _build_model(model, model_kwargs):
 
         return create(model, **(model_kwargs or {}))
     if isinstance(model, keras.Model):
-        if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync if tf.distribute.has_strategy() else 1
+        # A model built under another dtype policy than the run's (a float32 task trained with
+        # mixed_precision=...) is rebuilt too: otherwise the policy would silently not apply.
+        policy_differs = model.dtype_policy.name != keras.config.dtype_policy().name
+        if replicas > 1 or policy_differs:
             # Variables must be created under the strategy: rebuild, then copy the weights. A subclass
             # (a domain task) rebuilds from its own config, so it stays a task with its own predict_step.
             if type(model).__name__ in ("Functional", "Sequential", "Model"):

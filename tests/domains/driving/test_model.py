@@ -8,9 +8,8 @@ from PIL import Image
 
 from domains.driving import (
     NMS_PRESETS,
-    Detector,
     NMSConfig,
-    build_detector,
+    ObjectDetector,
     detection_backbone,
     export_saved_model,
 )
@@ -35,11 +34,11 @@ def test_backbone_freezing_frozen_bn_and_p6_source():
 
 
 def test_heads_are_shared_and_start_as_background():
-    detector = build_detector("resnet18", ("Car", "Pedestrian"), input_size=(64, 128), fpn_width=16, head_width=16,
-                              head_depth=2)
-    kernels = [w for w in detector.model.weights if w.path.startswith("class_head_conv1/")]
+    detector = ObjectDetector("resnet18", ("Car", "Pedestrian"), preprocessor={"input_size": (64, 128)}, fpn_width=16,
+                              head_width=16, head_depth=2)
+    kernels = [w for w in detector.weights if w.path.startswith("class_head_conv1/")]
     assert len(kernels) == 2  # one kernel and one bias for all five levels
-    raw = detector.model(np.random.default_rng(0).uniform(0, 255, (1, 64, 128, 3)).astype("float32"))
+    raw = detector(np.random.default_rng(0).uniform(0, 255, (1, 64, 128, 3)).astype("float32"))
     assert raw.shape == (1, len(detector.anchors), 4 + 2)
     assert abs(float(tf.reduce_mean(tf.sigmoid(raw[..., 4:]))) - 0.01) < 0.003
 
@@ -95,10 +94,10 @@ def test_nms_is_per_class_and_respects_the_preset():
 @pytest.fixture(scope="module")
 def small_detector():
     keras.utils.set_random_seed(1)
-    detector = build_detector("resnet18", ("Car", "Pedestrian"), input_size=(64, 128), fpn_width=16, head_width=16,
-                              head_depth=1, nms=NMSConfig(score_threshold=0.0, max_detections=20))
+    detector = ObjectDetector("resnet18", ("Car", "Pedestrian"), preprocessor={"input_size": (64, 128)}, fpn_width=16,
+                              head_width=16, head_depth=1, nms=NMSConfig(score_threshold=0.0, max_detections=20))
     # Bias the class head so that some anchors score above the threshold.
-    bias = detector.model.get_layer("class_head_output").bias
+    bias = detector.get_layer("class_head_output").bias
     bias.assign(np.random.default_rng(0).normal(0, 2, bias.shape).astype("float32"))
     return detector
 
@@ -112,12 +111,25 @@ def image(tmp_path):
 
 def test_detector_save_load_and_detect_in_image_pixels(small_detector, image, tmp_path):
     array, path = image
-    first = small_detector.detect([path])[0]
+    first = small_detector.predict([path])[0]
     assert len(first) == 20 and first.boxes[:, 2].max() <= 150 and first.boxes[:, 3].max() <= 90
     assert np.all(np.diff(first.scores) <= 1e-7)
-    again = Detector.load(small_detector.save(tmp_path / "det")).detect([array])[0]
-    np.testing.assert_allclose(again.boxes, first.boxes, atol=1e-3)
-    assert again.labels == first.labels
+    small_detector.save(tmp_path / "det.keras")
+    again = keras.saving.load_model(tmp_path / "det.keras", safe_mode=True)
+    assert isinstance(again, ObjectDetector) and again.nms == small_detector.nms
+    second = again.predict([array])[0]
+    np.testing.assert_allclose(second.boxes, first.boxes, atol=1e-3)
+    assert second.labels == first.labels
+    # The boxes come back in the image's own pixels: the letterbox scale undone, checked by hand.
+    canvases, scales, sizes, _ = small_detector.preprocessor.load([array])
+    assert sizes == [(90, 150)] and canvases.shape == (1, 64, 128, 3)
+    # Letterboxing keeps the aspect: 90×150 → 64 px high would be 106.7 px wide, so the height fits
+    # (each axis' exact resize factor, after rounding the new size to whole pixels).
+    np.testing.assert_allclose(scales[0], [106 / 150, 64 / 90, 106 / 150, 64 / 90])
+    batch = small_detector.predict(canvases)
+    n = int(batch["num_detections"][0])
+    np.testing.assert_allclose(first.boxes, np.clip(batch["boxes"][0, :n] / scales[0], 0, [150, 90, 150, 90]),
+                               atol=1e-3)
 
 
 def test_saved_model_serves_the_same_detections(small_detector, image, tmp_path):
@@ -125,7 +137,7 @@ def test_saved_model_serves_the_same_detections(small_detector, image, tmp_path)
     export_saved_model(small_detector, tmp_path / "saved")
     loaded = tf.saved_model.load(str(tmp_path / "saved"))
     served = loaded.signatures["detect_image"](image=tf.constant(array))
-    expected = small_detector.detect([array])[0]
+    expected = small_detector.predict([array])[0]
     n = int(served["num_detections"][0])
     assert n == len(expected)
     np.testing.assert_allclose(served["boxes"][0, :n].numpy(), expected.boxes, atol=1e-3)

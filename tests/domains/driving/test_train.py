@@ -4,13 +4,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from domains.driving import (
-    build_detector,
+    ObjectDetector,
     coco_metrics,
     draw_detections,
+    evaluate,
     kitti_ap,
+    load_kitti,
     make_scenes,
-    read_kitti,
-    train_detector,
+    train,
 )
 
 SMALL = {"fpn_width": 64, "head_width": 64, "head_depth": 2, "freeze_at": 0, "frozen_bn": False}
@@ -19,18 +20,24 @@ SMALL = {"fpn_width": 64, "head_width": 64, "head_depth": 2, "freeze_at": 0, "fr
 def test_training_beats_the_untrained_detector(tmp_path):
     make_scenes(tmp_path / "train", 48, image_size=(128, 384), seed=1, depth_range=(5, 18))
     make_scenes(tmp_path / "val", 16, image_size=(128, 384), seed=2, depth_range=(5, 18))
-    train, val = read_kitti(tmp_path / "train"), read_kitti(tmp_path / "val")
+    frames, val = load_kitti(tmp_path / "train"), load_kitti(tmp_path / "val")
     images = [f.image_path for f in val]
-    untrained = build_detector("resnet18", input_size=(128, 384), **SMALL)
-    before = coco_metrics(val, untrained.detect(images), class_names=untrained.class_names)
-    detector, result = train_detector(train, None, run_dir=tmp_path / "run", backbone="resnet18",
-                                      input_size=(128, 384), epochs=8, batch_size=8, learning_rate=1e-3,
-                                      detector_kwargs=SMALL, verbose=0, seed=0)
+    untrained = ObjectDetector("resnet18", preprocessor={"input_size": (128, 384)}, **SMALL)
+    before = evaluate(untrained, val).metrics
+    detector = ObjectDetector("resnet18", preprocessor={"input_size": (128, 384)}, **SMALL)
+    result = train(detector, frames, None, run_dir=tmp_path / "run", epochs=8, batch_size=8, learning_rate=1e-3,
+                   verbose=0, seed=0)
+    assert result.model is detector
     assert result.history["loss"][-1] < 0.8 * result.history["loss"][0]
-    detections = detector.detect(images)
+    report = evaluate(detector, val)
+    detections = report.detections
     after = coco_metrics(val, detections, class_names=detector.class_names)
     assert after["AP50"] > before["AP50"] + 0.05, (before, after)
-    assert kitti_ap(val, detections)["Car"]["moderate"]["R11"] > 0
+    np.testing.assert_equal({k: report.metrics[k] for k in after}, after)
+    assert report.metrics["kitti"] == kitti_ap(val, detections, classes=("Car", "Pedestrian", "Cyclist"))
+    assert report.metrics["kitti"]["Car"]["moderate"]["R11"] > 0
+    saved = report.save(tmp_path / "report")
+    assert (saved.parent / "detections.png").stat().st_size > 1000 and (saved.parent / "kitti.csv").exists()
 
     ax = draw_detections(images[0], detections[0], min_score=0.0)
     assert len(ax.patches) == len(detections[0])
@@ -43,14 +50,23 @@ def test_training_beats_the_untrained_detector(tmp_path):
 
 def test_mixed_precision_training_keeps_float32_outputs(tmp_path):
     make_scenes(tmp_path / "s", 8, image_size=(64, 192), seed=4, depth_range=(5, 12))
-    frames = read_kitti(tmp_path / "s")
+    frames = load_kitti(tmp_path / "s")
     tiny = {**SMALL, "fpn_width": 16, "head_width": 16, "head_depth": 1}
-    detector, result = train_detector(frames, frames[:4], run_dir=tmp_path / "run", backbone="resnet18",
-                                      input_size=(64, 192), epochs=1, batch_size=4, detector_kwargs=tiny,
-                                      mixed_precision="mixed_bfloat16", verbose=0)
+    import keras
+
+    detector = ObjectDetector("resnet18", preprocessor={"input_size": (64, 192)}, **tiny)
+    seen = {}
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["head"] = self.model.get_layer("class_head_conv1").compute_dtype
+            seen["output"] = self.model.output.dtype
+
+    result = train(detector, frames, frames[:4], run_dir=tmp_path / "run", epochs=1, batch_size=4,
+                   mixed_precision="mixed_bfloat16", callbacks=[Probe()], verbose=0)
     assert np.isfinite(result.history["loss"][0]) and np.isfinite(result.history["val_loss"][0])
-    assert detector.model.output.dtype == "float32"
-    assert detector.model.get_layer("class_head_conv1").compute_dtype == "bfloat16"
+    # The task given in float32 was trained in bfloat16 (rebuilt under the policy), outputs float32.
+    assert seen == {"head": "bfloat16", "output": "float32"}
 
 
 def test_training_under_mirrored_strategy_on_two_devices(tmp_path):
@@ -66,4 +82,9 @@ def test_training_under_mirrored_strategy_on_two_devices(tmp_path):
                          env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
-    assert result["replicas"] == 2 and np.isfinite(result["loss"][0])
+    # Two replicas of half the batch each train like one device with the whole batch (frozen batch norm,
+    # the same global batches): the same weights up to float reordering. The logged loss differs by a few
+    # percent (measured 7%): each replica divides its loss by its own count of positive anchors.
+    assert result["replicas"] == 2
+    np.testing.assert_allclose(result["loss_mirrored"], result["loss_one"], rtol=0.1)
+    assert result["max_weight_diff"] < 1e-3 * result["max_weight"], result
