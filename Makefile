@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 -q tests
 
 pretrain: $(STAMP)
-	$(PY) -m restoolkit.pretrain
+	$(PY) -m restoolkit pretrain
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check restoolkit domains tests benchmarks

@@ -14,7 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from domains.driving.model import build_detector, postprocess  # noqa: E402
+from domains.driving import ObjectDetector  # noqa: E402
+from domains.driving.model import postprocess  # noqa: E402
 from restoolkit.models import count_macs, count_params  # noqa: E402
 
 
@@ -42,15 +43,15 @@ def main():
     print("| model | part | GMACs | params (M) | latency ms (median) |\n|---|---|---|---|---|")
     rows_raw = []
     for name in args.backbones:
-        detector = build_detector(name, input_size=(h, w))
-        fpn = detector.model.get_layer(f"{name}_fpn")
+        detector = ObjectDetector(name, preprocessor={"input_size": (h, w)})
+        fpn = detector.get_layer(f"{name}_fpn")
         body = fpn.get_layer(f"{name}_backbone")
-        parts = {"backbone": body, "backbone+FPN": fpn, "detector (all)": detector.model}
+        parts = {"backbone": body, "backbone+FPN": fpn, "detector (all)": detector}
         macs = {k: count_macs(m) for k, m in parts.items()}
         params = {k: count_params(m)["total"] for k, m in parts.items()}
         times = {k: latency_ms(tf.function(lambda t, m=m: m(t, training=False), jit_compile=False), x, args.repeats)
                  for k, m in parts.items()}
-        raw = detector.model(x)
+        raw = detector(x)
         nms_ms = latency_ms(tf.function(lambda r, d=detector: postprocess(r, d.anchors, (h, w), d.nms)), raw, args.repeats)
         heads = {"GMACs": (macs["detector (all)"] - macs["backbone+FPN"]) / 1e9,
                  "params": (params["detector (all)"] - params["backbone+FPN"]) / 1e6,

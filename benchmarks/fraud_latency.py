@@ -22,8 +22,9 @@ from domains.fraud import (  # noqa: E402
     export_scorer,
     predict_scores,
     simulate_transactions,
+    FraudClassifier,
     time_split,
-    train_fraud_model,
+    train,
 )
 
 
@@ -54,8 +55,9 @@ def main():
     args = parser.parse_args()
     df = add_behaviour_features(simulate_transactions(300, 600, 60, seed=0))
     train, test = time_split(df, train_days=35, delay_days=7, test_days=14)
-    model, _ = train_fraud_model(train, "tx_fraud", run_dir=tempfile.mkdtemp(), epochs=1, verbose=0,
-                                 model_kwargs={"width": args.width, "depth": args.depth})
+    model = FraudClassifier.from_table(train, SIMULATED_SCHEMA, backbone_options={"width": args.width,
+                                                                                  "depth": args.depth})
+    train(model, train, run_dir=tempfile.mkdtemp(), epochs=1, verbose=0)
     folder = export_scorer(model, tempfile.mkdtemp(), SIMULATED_SCHEMA)
     fast, saved = Scorer.load(folder), Scorer.load(folder, engine="savedmodel")
     test = SIMULATED_SCHEMA.validate(test)

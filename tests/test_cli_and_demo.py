@@ -1,8 +1,12 @@
 """The command line and the demo report (quick settings): they must never rot."""
 
 import json
+import subprocess
+import sys
 
+import pandas as pd
 import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from restoolkit.__main__ import main
 
@@ -10,35 +14,111 @@ from restoolkit.__main__ import main
 def test_demo_writes_a_report_with_every_domain(tmp_path):
     assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
     report = (tmp_path / "report.md").read_text()
-    for heading in ("## 1.", "## 2. Medical", "## 3. Driving", "## 4. Fraud"):
+    for heading in ("## 1.", "## 2. Driving", "## 3. Fraud", "## 4. Medical"):
         assert heading in report
     assert (tmp_path / "medical" / "report" / "reliability.png").stat().st_size > 1000
-    assert (tmp_path / "driving" / "detections.png").stat().st_size > 1000
-    assert "hist gradient boosting" in report and "AUROC" in report
+    assert (tmp_path / "driving" / "report" / "detections.png").stat().st_size > 1000
+    # The numbers in the report are the ones the runs wrote.
+    fraud = pd.read_csv(tmp_path / "fraud" / "comparison.csv", index_col=0)
+    assert f"{fraud.loc['hist gradient boosting', 'auprc']:.4f}".rstrip("0") in report
+    medical = json.loads((tmp_path / "medical" / "report" / "metrics.json").read_text())
+    assert f"AUROC {medical['auroc']:.3f}" in report
 
 
-def test_train_then_evaluate_from_a_config(tmp_path, capsys):
-    config = {"run_dir": str(tmp_path / "run"), "customers": 120, "terminals": 240, "days": 50, "train_days": 28,
-              "test_days": 14, "epochs": 1}
+def test_train_then_evaluate_a_users_table_from_a_config(tmp_path, capsys):
+    """Any CSV with a 0/1 target: schema inferred, time-ordered split, the report's numbers equal
+    scikit-learn's on the scores the saved model gives."""
+    from domains.fraud import add_behaviour_features, simulate_transactions
+
+    df = add_behaviour_features(simulate_transactions(120, 240, 50, seed=1)).drop(columns=["tx_time_days"])
+    df.to_csv(tmp_path / "table.csv", index=False)
+    config = {"run_dir": str(tmp_path / "run"), "table": str(tmp_path / "table.csv"), "target": "tx_fraud",
+              "epochs": 1}
     (tmp_path / "fraud.json").write_text(json.dumps(config))
     assert main(["train", "fraud", "--config", str(tmp_path / "fraud.json")]) == 0
-    assert (tmp_path / "run" / "scorer" / "scorer.json").exists() and (tmp_path / "run" / "comparison.csv").exists()
+    assert (tmp_path / "run" / "scorer" / "scorer.json").exists()
+    trained = json.loads((tmp_path / "run" / "report" / "metrics.json").read_text())
     assert main(["evaluate", "fraud", "--config", str(tmp_path / "fraud.json")]) == 0
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert 0 <= metrics["auprc"] <= 1
+    metrics = json.loads((tmp_path / "run" / "report" / "metrics.json").read_text())
+    assert metrics == trained  # evaluate reloads the saved model and reproduces the numbers
+    import keras
+
+    from domains.fraud import infer_schema, split
+
+    task = keras.saving.load_model(tmp_path / "run" / "model.keras", safe_mode=True)
+    table = pd.read_csv(tmp_path / "table.csv")
+    test = split(table, schema=infer_schema(table, "tx_fraud"))[2]
+    scores = task.predict(test)
+    assert metrics["auprc"] == pytest.approx(average_precision_score(test["tx_fraud"], scores), abs=1e-12)
+    assert metrics["roc_auc"] == pytest.approx(roc_auc_score(test["tx_fraud"], scores), abs=1e-12)
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"run_dir": "x", "epochs": "abc"}, "key 'epochs' must be a whole number, got 'abc'"),
+    ({"run_dir": "x", "epoch": 3}, "unknown key 'epoch'; did you mean 'epochs'"),
+    ({"run_dir": "x", "epochs": 0}, "key 'epochs' must be at least 1"),
+    ({"run_dir": "x", "epochs": True}, "key 'epochs' must be a whole number"),
+    ({"run_dir": "x", "folder": "/no/such/folder"}, "key 'folder': /no/such/folder does not exist"),
+    ({"epochs": 2}, "key 'run_dir' is required"),
+    ({"run_dir": "x", "level": "study"}, "key 'level' must be one of"),
+])
+def test_bad_configs_are_refused_before_any_work(tmp_path, capsys, config, message):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "medical", "--config", str(path)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_config_files(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(SystemExit, match="not valid JSON"):
-        main(["train", "fraud", "--config", str(tmp_path / "bad.json")])
-    (tmp_path / "norun.json").write_text("{}")
-    with pytest.raises(SystemExit, match="needs a 'run_dir'"):
-        main(["train", "medical", "--config", str(tmp_path / "norun.json")])
+    for args, message in ((["--config", str(tmp_path / "bad.json")], "not valid JSON (line 1, column 2"),
+                          (["--config", str(tmp_path / "missing.json")], "config file not found")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["train", "fraud", *args])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_info_and_models(capsys):
+def test_help_lists_every_key_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "medical", "--help"])
+    out = capsys.readouterr().out
+    from domains.medical.app import OPTIONS
+
+    for option in OPTIONS:
+        assert option.name in out
+    assert "epochs             int    training epochs (default 8" in out
+
+
+def test_info_models_and_benchmarks(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "strategy 'auto' would pick: default" in out and "tensorflow 2.21" in out
+    assert "domains: driving, fraud, medical" in out
     assert main(["models", "resmlp*"]) == 0
     assert capsys.readouterr().out.split() == ["resmlp"]
-    with pytest.raises(SystemExit, match="unknown benchmark 'nope'"):
+    assert main(["benchmark", "list"]) == 0
+    assert "fraud_latency" in capsys.readouterr().out.split()
+    with pytest.raises(SystemExit):
         main(["benchmark", "nope"])
+    assert "unknown benchmark 'nope'" in capsys.readouterr().err
+
+
+def test_benchmark_command_works_from_an_installed_wheel(tmp_path):
+    """``restoolkit benchmark`` finds the scripts in an installed package, outside any checkout."""
+    from tests.conftest import REPO
+
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--target", str(target), str(REPO)], check=True, capture_output=True, timeout=300)
+    code = ("import restoolkit, sys; from restoolkit.__main__ import benchmark_scripts; "
+            "print(restoolkit.__file__); print(sorted(benchmark_scripts()))")
+    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    first, second = run.stdout.splitlines()[:2]
+    assert first.startswith(str(target)) and "fraud_latency" in second

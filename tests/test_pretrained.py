@@ -162,23 +162,30 @@ def test_freeze_stages_and_batch_norm():
     assert [layer for layer in model.get_layer("stage3_block1")._flatten_layers() if layer.name == "conv1"][0].trainable
 
 
-def test_pretrain_builds_presets_that_the_domains_load(tmp_path, monkeypatch):
-    from domains.driving import detection_backbone
-    from domains.medical import build_classifier
-    from restoolkit.pretrain import main
+def test_pretrain_builds_presets_that_the_tasks_load(tmp_path, monkeypatch):
+    from domains.driving import ObjectDetector
+    from domains.medical import ImageClassifier
+    from restoolkit.__main__ import main
+    from tests.task_testing import run_preset_test
 
     monkeypatch.setenv("RESTOOLKIT_HOME", str(tmp_path))
-    written = main(["--small"])
+    assert main(["pretrain", "--small"]) == 0
     names = {p["name"]: p for p in list_presets()}
-    assert all(names[n]["built"] for n in ("resnet18_synthetic_radiographs", "resnet18_synthetic_scenes"))
-    radiographs, scenes = written
+    assert all(names[n]["built"] for n in ("resnet18_synthetic_radiographs", "retinanet_resnet18_synthetic_scenes"))
+    radiographs = tmp_path / "presets" / "resnet18_synthetic_radiographs"
     meta = json.loads((radiographs / "metadata.json").read_text())
     assert 0 <= meta["metrics"]["test_auroc"] <= 1 and meta["license"].startswith("Apache")
-    source = load_preset(radiographs)
-    classifier = build_classifier("resnet18", input_shape=(48, 48, 1), weights=radiographs)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(classifier.get_layer("stem_conv1").kernel),
-                                  keras.ops.convert_to_numpy(source.get_layer("stem_conv1").kernel))
-    fpn = detection_backbone("resnet18", input_shape=(64, 192, 3), fpn_width=16, weights=scenes)
-    body = fpn.get_layer("resnet18_backbone")
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(body.get_layer("stem_conv1").kernel),
-                                  keras.ops.convert_to_numpy(load_preset(scenes).get_layer("stem_conv1").kernel))
+    # By name, the preset's own preprocessing (48x48, 1 channel) comes with it.
+    task = run_preset_test(ImageClassifier, "resnet18_synthetic_radiographs", np.random.default_rng(0).random(
+        (2, 48, 48, 1)).astype("float32"))
+    assert task.preprocessor.image_size == (48, 48)
+    # A new head on the preset's backbone: backbone weights copied, head fresh.
+    three = ImageClassifier.from_preset("resnet18_synthetic_radiographs", num_classes=3)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(three.get_layer("resnet18_backbone").get_layer(
+        "stem_conv1").kernel), keras.ops.convert_to_numpy(task.backbone.get_layer("stem_conv1").kernel))
+    assert three.output_shape == (None, 3)
+    detector = ObjectDetector.from_preset("retinanet_resnet18_synthetic_scenes", class_names=["Car"])
+    source = ObjectDetector.from_preset("retinanet_resnet18_synthetic_scenes")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(detector.backbone.get_layer("stem_conv1").kernel),
+                                  keras.ops.convert_to_numpy(source.backbone.get_layer("stem_conv1").kernel))
+    assert detector.class_names == ["Car"] and detector.output_shape[-1] == 4 + 1

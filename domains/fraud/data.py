@@ -20,7 +20,7 @@ WINDOWS = (1, 7, 30)
 MERCHANT_CATEGORIES = ("grocery", "fuel", "restaurant", "online", "travel", "electronics", "pharmacy", "other")
 
 
-from restoolkit.errors import SchemaError  # noqa: E402  (re-exported)
+from restoolkit.errors import ConfigError, SchemaError  # noqa: E402  (re-exported)
 
 
 def simulate_transactions(n_customers: int = 1000, n_terminals: int = 2000, n_days: int = 90, *, seed: int = 0,
@@ -210,7 +210,7 @@ CREDITCARD_SCHEMA = Schema(numeric=["Time", *[f"V{i}" for i in range(1, 29)], "A
 
 def load_table(path, schema: Schema) -> pd.DataFrame:
     """A CSV or Parquet file validated against ``schema`` (errors name the file and column)."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.suffix.lower() in (".parquet", ".pq"):
         df = pd.read_parquet(path)
     else:
@@ -233,7 +233,7 @@ SIMULATED_SCHEMA = Schema(
 # --- time-ordered splits --------------------------------------------------------------------------------
 
 def time_split(df: pd.DataFrame, *, train_days: int, delay_days: int, test_days: int, start=None,
-               time: str = "tx_datetime", card: str = "customer_id", target: str = "tx_fraud"):
+               time: str = "tx_datetime", card: str | None = "customer_id", target: str = "tx_fraud"):
     """Train on ``train_days``, skip ``delay_days`` (labels not yet known), test on ``test_days``.
 
     Cards known to be compromised by the end of the training period (a fraud among their training
@@ -248,8 +248,9 @@ def time_split(df: pd.DataFrame, *, train_days: int, delay_days: int, test_days:
     test_end = test_start + pd.Timedelta(days=test_days)
     train = df[(df[time] >= start) & (df[time] < train_end)]
     test = df[(df[time] >= test_start) & (df[time] < test_end)]
-    known = set(train.loc[train[target] == 1, card])
-    test = test[~test[card].isin(known)]
+    if card is not None:  # only a table with a card column can drop the cards already known compromised
+        known = set(train.loc[train[target] == 1, card])
+        test = test[~test[card].isin(known)]
     if len(train) == 0 or len(test) == 0:
         raise ValueError(f"empty split: train {len(train)} rows from {start.date()}, test {len(test)} rows from "
                          f"{test_start.date()} (data spans {df[time].min().date()}–{df[time].max().date()})")
@@ -264,3 +265,58 @@ def rolling_folds(df: pd.DataFrame, *, n_folds: int, train_days: int, delay_days
         test_start = last - pd.Timedelta(days=test_days * (k + 1))
         start = test_start - pd.Timedelta(days=train_days + delay_days)
         yield time_split(df, train_days=train_days, delay_days=delay_days, test_days=test_days, start=start, **kwargs)
+
+
+# --- the data step's shared names -------------------------------------------------------------------------
+
+def infer_schema(df: pd.DataFrame, target: str, *, time: str | None = None, ids=()) -> Schema:
+    """A :class:`Schema` read off a table: numeric (and boolean, as 0/1) columns → ``numeric``, string /
+    category columns → ``categorical``, the first datetime column (or ``time``) → ``time``; ``ids`` are kept
+    out of the features. Print it, edit it, pass it on.
+    """
+    if target not in df.columns:
+        raise SchemaError(f"target column {target!r} is not in the table; columns: {list(df.columns)}")
+    numeric, categorical = [], []
+    for column in df.columns:
+        if column == target or column in ids or column == time:
+            continue
+        dtype = df[column].dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            time = time or column
+        elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            numeric.append(column)
+        else:
+            categorical.append(column)
+    nullable = [c for c in numeric + categorical if df[c].isna().any()]
+    return Schema(numeric=numeric, categorical=categorical, target=target, nullable=nullable, time=time,
+                  ids=list(ids))
+
+
+def split(df: pd.DataFrame, *, schema: Schema | None = None, fractions=(0.6, 0.2, 0.2)):
+    """Time-ordered parts by fraction of rows: the first 60% of the table in time order trains, the next
+    20% validates, the last 20% tests (``schema.time`` orders the rows; without it, the table's order).
+
+    Returns:
+        One DataFrame per fraction.
+    """
+    if not fractions or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
+        raise ConfigError(f"fractions must be non-negative shares summing to 1, got {fractions}")
+    time = schema.time if schema is not None else None
+    ordered = df.sort_values(time, kind="stable") if time else df
+    cuts = np.round(np.cumsum(fractions)[:-1] * len(ordered)).astype(int)
+    bounds = [0, *cuts.tolist(), len(ordered)]
+    return [ordered.iloc[a:b].copy() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def make_dataset(df: pd.DataFrame, schema: Schema, *, batch_size: int, shuffle: bool = False, seed: int = 0):
+    """``(inputs dict, label)`` batches as ``tf.data`` (global batch ``batch_size``) from a validated table."""
+    import tensorflow as tf
+
+    from domains.fraud.features import to_inputs
+
+    inputs = to_inputs(df, schema)
+    labels = df[schema.target].to_numpy("float32")
+    ds = tf.data.Dataset.from_tensor_slices((inputs, labels))
+    if shuffle:
+        ds = ds.shuffle(len(df), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -14,6 +14,8 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from restoolkit.tasks import Report
+
 
 def recall_at_fpr(y_true, scores, fpr: float) -> float:
     """The highest recall (TPR) reachable with a false-positive rate at most ``fpr``."""
@@ -88,13 +90,56 @@ def reliability(y_true, probs, *, bins: int = 10) -> pd.DataFrame:
     return pd.DataFrame({"predicted": predicted, "observed": observed})
 
 
+def evaluate(task, data: pd.DataFrame, *, k: int = 100, bins: int = 10, scores=None) -> Report:
+    """Fraud-team metrics of a :class:`~domains.fraud.FraudClassifier` on a (later) table.
+
+    Args:
+        task: the classifier (its schema validates ``data``); ``None`` with ``scores`` for any model.
+        data: the evaluated table, with the target column.
+        k: for precision@k and, when the table has ``tx_time_days`` and ``customer_id``, Card Precision@k.
+        scores: precomputed scores in row order instead of running ``task``.
+
+    Returns:
+        A :class:`restoolkit.tasks.Report`: ``metrics`` from :func:`fraud_metrics` (scikit-learn), the
+        ``reliability`` table and figure, and the ``precision_recall`` figure.
+    """
+    from sklearn.metrics import precision_recall_curve
+
+    schema = task.schema
+    table = schema.validate(data, where="evaluated table")
+    s = task.predict(table) if scores is None else np.asarray(scores, float)
+    y = table[schema.target].to_numpy().astype(int)
+    metrics = fraud_metrics(y, s, k=k)
+    if {"tx_time_days", "customer_id"} <= set(table.columns):
+        metrics[f"card_precision@{k}"] = card_precision_at_k(table, s, k=k, target=schema.target)
+    curve = reliability(y, s, bins=bins)
+    precision, recall, _ = precision_recall_curve(y, s)
+
+    def draw_pr(ax):
+        ax.plot(recall, precision)
+        ax.set(xlabel="recall", ylabel="precision", title=f"AUPRC {metrics['auprc']:.3f}", xlim=(0, 1), ylim=(0, 1))
+
+    def draw_reliability(ax):
+        ax.plot([0, 1], [0, 1], "--", color="grey")
+        ax.plot(curve["predicted"], curve["observed"], "o-")
+        ax.set(xlabel="mean predicted probability", ylabel="observed fraud rate")
+
+    report = Report(title="Fraud evaluation", metrics=metrics, tables={"reliability": curve},
+                    figures={"precision_recall": draw_pr, "reliability": draw_reliability})
+    report.scores = s
+    return report
+
+
 def compare(df: pd.DataFrame, *, schema=None, train_days: int = 42, delay_days: int = 7, test_days: int = 21,
-            run_dir="runs/fraud_compare", epochs: int = 15, k: int = 100, seed: int = 0, models=None,
+            run_dir=None, epochs: int = 15, k: int = 100, seed: int = 0, models=None,
             **train_kwargs) -> pd.DataFrame:
     """Our residual MLP and the baselines on one time split, in one table.
 
     Baselines: logistic regression (standardised numeric columns, one-hot categories) and
     ``HistGradientBoostingClassifier`` (native categorical support), both from scikit-learn.
+
+    ``run_dir`` is where our model trains; by default a new temporary folder, so no call ever reports
+    a model trained by an earlier one.
 
     Returns:
         One row per model: AUPRC, ROC-AUC, recall at FPR 0.1% / 1%, precision@k, Card Precision@k,
@@ -106,12 +151,17 @@ def compare(df: pd.DataFrame, *, schema=None, train_days: int = 42, delay_days: 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+    import tempfile
+
     from domains.fraud.data import SIMULATED_SCHEMA, time_split
-    from domains.fraud.model import predict_scores
-    from domains.fraud.train import train_fraud_model
+    from domains.fraud.fraud_classifier import FraudClassifier
+    from domains.fraud.train import train as train_task
 
     schema = schema or SIMULATED_SCHEMA
-    train, test = time_split(df, train_days=train_days, delay_days=delay_days, test_days=test_days)
+    run_dir = run_dir if run_dir is not None else tempfile.mkdtemp(prefix="restoolkit-fraud-compare-")
+    card = schema.ids[0] if schema.ids else None
+    train, test = time_split(df, train_days=train_days, delay_days=delay_days, test_days=test_days,
+                             time=schema.time, card=card, target=schema.target)
     train, test = schema.validate(train, where="train"), schema.validate(test, where="test")
     known = set(train.loc[train[schema.target] == 1, "customer_id"]) if "customer_id" in train else set()
     x_cols = schema.numeric + schema.categorical
@@ -128,10 +178,10 @@ def compare(df: pd.DataFrame, *, schema=None, train_days: int = 42, delay_days: 
     wanted = models or ("resmlp", "logistic_regression", "hist_gradient_boosting")
     if "resmlp" in wanted:
         start = time.perf_counter()
-        model, _ = train_fraud_model(train, None, run_dir=run_dir, schema=schema, epochs=epochs, seed=seed, verbose=0,
-                                     **train_kwargs)
+        task = FraudClassifier.from_table(train, schema)
+        train_task(task, train, run_dir=run_dir, epochs=epochs, seed=seed, verbose=0, **train_kwargs)
         seconds = time.perf_counter() - start
-        record("resmlp (ours)", predict_scores(model, test, schema), seconds)
+        record("resmlp (ours)", task.predict(test), seconds)
     if "logistic_regression" in wanted:
         start = time.perf_counter()
         logistic = make_pipeline(ColumnTransformer([("num", StandardScaler(), schema.numeric),

@@ -165,7 +165,7 @@ def export_scorer(model, path, schema) -> Path:
     """Writes the SavedModel and the NumPy scorer of a fraud model (see the module docstring).
 
     Args:
-        model: from :func:`~domains.fraud.train.train_fraud_model` / :func:`build_fraud_model`.
+        model: a :class:`~domains.fraud.FraudClassifier` (trained with :func:`domains.fraud.train`).
         path: output folder.
         schema: the :class:`~domains.fraud.data.Schema` the model was trained with.
     """

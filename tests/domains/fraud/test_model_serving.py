@@ -8,14 +8,15 @@ from scipy.special import ndtri
 
 from domains.fraud import (
     SIMULATED_SCHEMA,
+    FraudClassifier,
     Scorer,
     ScoringError,
-    build_fraud_model,
+    evaluate,
     export_scorer,
     fit_encoder,
     predict_scores,
     time_split,
-    train_fraud_model,
+    train,
 )
 from domains.fraud.features import to_inputs
 from domains.fraud.model import PriorCorrection
@@ -61,11 +62,14 @@ def test_encoder_quantile_scaling_oov_and_missing(split):
 
 def test_model_round_trips_with_safe_mode(split, tmp_path):
     train, test = split
-    model = build_fraud_model(fit_encoder(train, SIMULATED_SCHEMA), "resmlp", width=16, depth=1)
-    before = predict_scores(model, test.head(64), SIMULATED_SCHEMA)
+    model = FraudClassifier(fit_encoder(train, SIMULATED_SCHEMA), schema=SIMULATED_SCHEMA,
+                            backbone_options={"width": 16, "depth": 1})
+    before = model.predict(test.head(64))
+    np.testing.assert_allclose(predict_scores(model, test.head(64), SIMULATED_SCHEMA), before, atol=1e-7)
     model.save(tmp_path / "fraud.keras")
     again = keras.saving.load_model(tmp_path / "fraud.keras", safe_mode=True)
-    np.testing.assert_allclose(predict_scores(again, test.head(64), SIMULATED_SCHEMA), before, atol=1e-6)
+    assert again.schema == SIMULATED_SCHEMA and again.backbone_options == {"width": 16, "depth": 1}
+    np.testing.assert_allclose(again.predict(test.head(64)), before, atol=1e-6)
 
 
 def test_undersampling_correction_recovers_the_prior():
@@ -76,6 +80,8 @@ def test_undersampling_correction_recovers_the_prior():
     # Bayes: with negatives kept at rate β, odds are inflated by 1/β; the correction divides them back.
     corrected = keras.ops.convert_to_numpy(PriorCorrection(beta)(p))
     np.testing.assert_allclose(corrected / (1 - corrected), beta * p / (1 - p), rtol=1e-5)
+    # While training, the loss sees the probabilities of the undersampled data the model learns from.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(PriorCorrection(beta)(p, training=True)), p)
     df = pd.DataFrame({"y": [1] * 10 + [0] * 1000})
     kept, b = undersample(df, "y", keep_negatives=0.1, seed=0)
     assert b == 0.1 and kept["y"].sum() == 10 and 60 < (kept["y"] == 0).sum() < 140
@@ -83,9 +89,10 @@ def test_undersampling_correction_recovers_the_prior():
 
 @pytest.fixture(scope="module")
 def trained(split, tmp_path_factory):
-    train, _ = split
-    model, result = train_fraud_model(train, None, run_dir=tmp_path_factory.mktemp("run"), epochs=3, verbose=0,
-                                      model_kwargs={"width": 32, "depth": 2}, loss="focal", class_weight="balanced")
+    table, _ = split
+    model = FraudClassifier.from_table(table, SIMULATED_SCHEMA, backbone_options={"width": 32, "depth": 2})
+    result = train(model, table, run_dir=tmp_path_factory.mktemp("run"), epochs=3, verbose=0, loss="focal",
+                   class_weight="balanced")
     return model, result
 
 
@@ -97,6 +104,9 @@ def test_training_with_focal_loss_and_class_weights(trained, split):
     assert result.history["loss"][-1] < result.history["loss"][0]
     scores = predict_scores(model, test, SIMULATED_SCHEMA)
     assert average_precision_score(test["tx_fraud"], scores) > 5 * test["tx_fraud"].mean()
+    report = evaluate(model, test)
+    assert report.metrics["auprc"] == average_precision_score(test["tx_fraud"], report.scores)
+    np.testing.assert_allclose(report.scores, scores, atol=1e-7)
 
 
 def test_scorer_engines_equal_the_keras_model(trained, split, tmp_path):

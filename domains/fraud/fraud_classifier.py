@@ -1,0 +1,132 @@
+"""``FraudClassifier``: raw transaction columns → :class:`TabularEncoder` → a core tabular network → fraud
+probability, as one Keras task."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import keras
+import numpy as np
+import pandas as pd
+
+from domains.fraud.data import Schema, infer_schema
+from domains.fraud.features import TabularEncoder, fit_encoder, to_inputs
+from domains.fraud.model import PriorCorrection
+from restoolkit.errors import ConfigError
+from restoolkit.models import create
+from restoolkit.tasks import Task
+
+# Width 32 scores 2.3M rows/s with the NumPy scorer on 2 cores (width 64: 1.1M); see
+# benchmarks/fraud_latency.py. Pass backbone_options={"width": 64, ...} for more capacity.
+DEFAULT_BACKBONE = {"width": 32, "depth": 2}
+# Standard scaling: the quantile-normal map squeezes the amount tail (every amount above the 99th
+# percentile lands within z 2.3–3.1) where the "amount > 220" fraud lives. Measured on the simulated
+# bank (1,000 customers, 49/7/28 days): AUPRC 0.635 standard vs 0.519 quantile at 8 epochs, lr 1e-3;
+# 0.727 standard at 15 epochs, lr 3e-3 (logistic regression 0.662, HistGradientBoosting 0.449).
+DEFAULT_ENCODER = {"scaling": "standard"}
+
+
+@keras.saving.register_keras_serializable("restoolkit")
+class FraudClassifier(Task):
+    """A model taking a dict of raw columns (numeric ``(B, 1)`` float32, categorical ``(B, 1)`` string).
+
+    Args:
+        preprocessor: a fitted :class:`TabularEncoder` (or its config dict); build one from a table with
+            :meth:`from_table`.
+        backbone: a ``tabular`` registry entry: ``resmlp`` (default), ``mlp``, ``plain_resmlp``.
+        schema: the :class:`Schema` (or its dict) of the tables ``predict`` and ``train`` take.
+        backbone_options: ``width``, ``depth``, ``hidden_dropout``… of the registry entry (default
+            width 32, depth 2).
+        prior_beta: the share of negatives kept when training on undersampled data: probabilities are
+            corrected back to the true prior at inference (Dal Pozzolo et al. 2015).
+
+    Default training policy (:meth:`fit_defaults`): AdamW, learning rate 3e-3, weight decay 1e-5, cosine
+    decay, 15 epochs, batches of 512 (a measured comparison, see ``DEFAULT_ENCODER``).
+    """
+
+    presets = {
+        "resmlp_fraud": {
+            "description": "residual MLP (width 32, depth 2) with standard scaling: fitted to your table",
+            "config": {"backbone": "resmlp", "backbone_options": DEFAULT_BACKBONE, "encoder_options": DEFAULT_ENCODER},
+        },
+    }
+
+    def __init__(self, preprocessor, backbone: str = "resmlp", *, schema=None, backbone_options: dict | None = None,
+                 prior_beta: float | None = None, **kwargs):
+        if isinstance(preprocessor, dict):
+            preprocessor = (keras.saving.deserialize_keras_object(preprocessor) if "class_name" in preprocessor
+                            else TabularEncoder(**preprocessor))
+        if not isinstance(preprocessor, TabularEncoder):
+            raise ConfigError("preprocessor must be a fitted TabularEncoder: use FraudClassifier.from_table(df, …)")
+        if isinstance(schema, dict):
+            schema = Schema(**schema)
+        backbone_options = {**DEFAULT_BACKBONE, **(backbone_options or {})}
+        inputs = {c: keras.Input((1,), name=c, dtype="float32") for c in preprocessor.numeric}
+        inputs.update({c: keras.Input((1,), name=c, dtype="string") for c in preprocessor.categorical})
+        features = preprocessor(inputs)
+        network = create(backbone, input_shape=(preprocessor.output_dim,), num_classes=1, **backbone_options)
+        out = network(features)
+        if prior_beta is not None:
+            out = PriorCorrection(prior_beta, name="prior_correction")(out)
+        super().__init__(inputs=inputs, outputs=out, name=kwargs.pop("name", f"fraud_{backbone}"), **kwargs)
+        self.preprocessor = preprocessor
+        self.backbone_name = backbone
+        self.backbone_options = backbone_options
+        self.schema = schema
+        self.prior_beta = prior_beta
+
+    @classmethod
+    def from_table(cls, df: pd.DataFrame, schema: Schema | None = None, *, target: str | None = None,
+                   encoder_options: dict | None = None, **kwargs):
+        """A classifier whose encoder is fitted on the training table ``df``.
+
+        ``schema`` defaults to :func:`~domains.fraud.data.infer_schema` of ``df`` with ``target``;
+        ``encoder_options`` go to :func:`~domains.fraud.features.fit_encoder` (default standard scaling).
+        """
+        if schema is None:
+            if target is None:
+                raise ConfigError("from_table needs a schema or the name of the target column (target=…)")
+            schema = infer_schema(df, target)
+        df = schema.validate(df, where="training table")
+        encoder = fit_encoder(df, schema, **{**DEFAULT_ENCODER, **(encoder_options or {})})
+        return cls(encoder, schema=schema, **kwargs)
+
+    @classmethod
+    def _from_preset_config(cls, config, *, data=None, schema=None, target=None, **overrides):
+        if data is None:
+            raise ConfigError("a fraud preset is fitted to a table: FraudClassifier.from_preset(name, "
+                              "load_weights=False, data=train_df, schema=… or target=…)")
+        config = {**config, **overrides}
+        return cls.from_table(data, schema, target=target, encoder_options=config.pop("encoder_options", None),
+                              **config)
+
+    def get_config(self):
+        return {"name": self.name, "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+                "backbone": self.backbone_name, "schema": asdict(self.schema) if self.schema else None,
+                "backbone_options": self.backbone_options, "prior_beta": self.prior_beta}
+
+    # --- training defaults -----------------------------------------------------------------------
+
+    def default_loss(self):
+        return "binary_crossentropy"
+
+    def default_metrics(self):
+        return [keras.metrics.AUC(name="auc", curve="PR")]
+
+    def fit_defaults(self):
+        return {"optimizer": "adamw", "learning_rate": 3e-3, "weight_decay": 1e-5, "schedule": "cosine", "epochs": 15}
+
+    # --- inference -------------------------------------------------------------------------------
+
+    def predict(self, x, batch_size: int = 4096, verbose=0, **kwargs):
+        """Fraud probabilities: a table (``DataFrame``, validated against the task's schema) gives a 1-D
+        float64 array in row order; a dict of column arrays or a dataset gives Keras' ``(N, 1)``."""
+        if isinstance(x, pd.DataFrame):
+            import tensorflow as tf
+
+            if self.schema is None:
+                raise ConfigError("this FraudClassifier has no schema: pass a dict of column arrays")
+            table = self.schema.validate(x, where="scored table", require_target=False)
+            ds = tf.data.Dataset.from_tensor_slices(to_inputs(table, self.schema)).batch(batch_size)
+            return np.asarray(super().predict(ds, verbose=verbose, **kwargs)[:, 0], "float64")
+        return super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
