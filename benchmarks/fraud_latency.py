@@ -17,14 +17,13 @@ import numpy as np  # noqa: E402
 
 from domains.fraud import (  # noqa: E402
     SIMULATED_SCHEMA,
+    FraudClassifier,
     Scorer,
     add_behaviour_features,
     export_scorer,
     predict_scores,
     simulate_transactions,
-    FraudClassifier,
     time_split,
-    train,
 )
 
 

@@ -69,13 +69,12 @@ table"""),
         ("code", """import tempfile
 from pathlib import Path
 from pydicom.data import get_testdata_file
-from domains.medical import (make_study_folder, scan, attach_labels, split, leakage_report, train_classifier,
-                             evaluate, grad_cam, overlay, read_image)
-from domains.medical.data import load_image
+from domains.medical import (make_study_folder, load_study, split, leakage_report, ImageClassifier, train, evaluate,
+                             grad_cam, overlay, read_image)
 
 work = Path(tempfile.mkdtemp())
 make_study_folder(work / "study", 30 if SMALL else 80, size=64)
-index = attach_labels(scan(work / "study"), work / "study" / "labels.csv", on="patient")
+index = load_study(work / "study", work / "study" / "labels.csv", on="patient")
 index[["patient", "modality", "photometric", "manufacturer", "sex", "age_years", "label"]].head()"""),
         ("code", """# Windowing: one CT slice under three presets; a real MONOCHROME1 radiograph read the right way round
 ct = get_testdata_file("CT_small.dcm", download=False)
@@ -88,26 +87,24 @@ axes[3].imshow(read_image(cr)[0][..., 0], cmap="gray"); axes[3].set_title("CR, M
 plt.show()"""),
         ("code", """index = split(index, by="patient", stratify="label", fractions=(0.6, 0.2, 0.2))
 leakage_report(index)"""),
-        ("code", """train, val, test = (index[index.split == s] for s in ("train", "validation", "test"))
-data = {"image_size": (64, 64)}
-result = train_classifier(train, val, run_dir=work / "run", data=data, epochs=2 if SMALL else 8, verbose=0)
-report = evaluate(result.model, None, test, validation=val, data=data, temperature_scaling=True,
-                  n_bootstrap=200 if SMALL else 1000)
+        ("code", """train_rows, val, test = (index[index.split == s] for s in ("train", "validation", "test"))
+task = ImageClassifier("resnet18", preprocessor={"image_size": (64, 64)})
+result = train(task, train_rows, val, run_dir=work / "run", epochs=2 if SMALL else 8, verbose=0)
+report = evaluate(task, test, validation=val, temperature_scaling=True, n_bootstrap=200 if SMALL else 1000)
 print(report.to_markdown())"""),
         ("code", """report.plot_reliability(); plt.show()"""),
         ("code", """# Fine-tuning from the radiograph preset (built by `make pretrain`) against training from scratch
 from restoolkit import list_presets
-preset = {p["name"]: p for p in list_presets()}["resnet18_synthetic_radiographs"]["path"]
-if preset:
-    tuned = train_classifier(train, val, run_dir=work / "run_preset", data=data, weights=preset,
-                             epochs=2 if SMALL else 8, verbose=0)
-    again = evaluate(tuned.model, None, test, validation=val, data=data, n_bootstrap=200)
-    print(f"AUROC from scratch {report.metrics['auroc']:.3f}, from the preset {again.metrics['auroc']:.3f}")
-else:
-    print("preset not built: run `make pretrain` to compare fine-tuning with training from scratch")"""),
+built = {p["name"]: p for p in list_presets()}["resnet18_synthetic_radiographs"]["built"]
+tuned = ImageClassifier.from_preset("resnet18_synthetic_radiographs", load_weights=built,
+                                    preprocessor={"image_size": (64, 64)})
+train(tuned, train_rows, val, run_dir=work / "run_preset", epochs=2 if SMALL else 8, verbose=0)
+again = evaluate(tuned, test, validation=val, n_bootstrap=200)
+print(f"AUROC from scratch {report.metrics['auroc']:.3f}, from the preset "
+      f"{'(weights built)' if built else '(not built: `make pretrain`; fresh weights)'} {again.metrics['auroc']:.3f}")"""),
         ("code", """positive = test[test.label == 1].path.iloc[0]
-image = load_image(positive, image_size=(64, 64))
-overlay(image, grad_cam(result.model, image), title="Grad-CAM on a positive image"); plt.show()"""),
+image = task.preprocessor.load([positive])[0]
+overlay(image, grad_cam(task, image), title="Grad-CAM on a positive image"); plt.show()"""),
     ],
     "03_driving_detection.ipynb": [
         ("md", "# Driving scenes: detection with a residual backbone\n\nSynthetic scenes and the real KITTI "
@@ -115,47 +112,48 @@ overlay(image, grad_cam(result.model, image), title="Grad-CAM on a positive imag
         ("code", SETUP),
         ("code", """import tempfile, time
 from pathlib import Path
-from domains.driving import (make_scenes, read_kitti, draw_detections, build_detector, train_detector, coco_metrics,
-                             kitti_ap, make_dataset, anchor_recall)
+from domains.driving import (make_scenes, load_kitti, draw_detections, ObjectDetector, train, evaluate, make_dataset,
+                             anchor_recall)
 from restoolkit import list_presets
 
 work = Path(tempfile.mkdtemp())
 size = (128, 384)
 make_scenes(work / "train", 16 if SMALL else 64, image_size=size, seed=1, depth_range=(5, 18))
 make_scenes(work / "val", 8 if SMALL else 16, image_size=size, seed=2, depth_range=(5, 18))
-train, val = read_kitti(work / "train"), read_kitti(work / "val")
-draw_detections(train[0].image_path, train[0], title="synthetic scene, KITTI labels"); plt.show()"""),
+frames, val = load_kitti(work / "train"), load_kitti(work / "val")
+draw_detections(frames[0].image_path, frames[0], title="synthetic scene, KITTI labels"); plt.show()"""),
         ("code", """kitti = Path("../../shared/data/kitti") if Path("../../shared/data/kitti").exists() else Path("../shared/data/kitti")
 if kitti.exists():
-    for frame in read_kitti(kitti):
+    for frame in load_kitti(kitti):
         draw_detections(frame.image_path, frame, title=Path(frame.image_path).name); plt.show()
 else:
     print("the real KITTI frames (../shared/data/kitti) are not here")"""),
-        ("code", """detector = build_detector("resnet18", input_size=size, fpn_width=64, head_width=64, head_depth=2, freeze_at=0,
-                          frozen_bn=False)
-probe = make_dataset(train, detector.class_names, input_size=size, targets=False)
+        ("code", """options = {"fpn_width": 64, "head_width": 64, "head_depth": 2, "freeze_at": 0, "frozen_bn": False,
+           "preprocessor": {"input_size": size}}
+detector = ObjectDetector("resnet18", **options)
+probe = make_dataset(frames, detector.class_names, input_size=size, targets=False)
 print(f"anchor recall at IoU 0.5: {anchor_recall(probe, detector.anchors):.3f}")
-presets = {p["name"]: p for p in list_presets()}
-preset = presets["resnet18_synthetic_scenes"]["path"]   # None until `make pretrain` has run
-print("backbone preset:", preset or "not built (run `make pretrain`); training from scratch")"""),
-        ("code", """options = {"fpn_width": 64, "head_width": 64, "head_depth": 2, "freeze_at": 0, "frozen_bn": False}
-results = {}
-for name, weights in [("scratch", None)] + ([("preset", preset)] if preset else []):
-    detector, _ = train_detector(train, None, run_dir=work / f"run_{name}", backbone="resnet18", input_size=size,
-                                 epochs=1 if SMALL else 8, batch_size=8, learning_rate=1e-3, verbose=0,
-                                 detector_kwargs={**options, **({"weights": weights} if weights else {})})
-    detections = detector.detect([f.image_path for f in val])
-    results[name] = {"AP50": coco_metrics(val, detections, class_names=detector.class_names)["AP50"],
-                     "KITTI Car moderate R40": kitti_ap(val, detections).get("Car", {}).get("moderate", {}).get("R40")}
+built = {p["name"]: p for p in list_presets()}["retinanet_resnet18_synthetic_scenes"]["built"]
+print("preset:", "built" if built else "not built (run `make pretrain`); only training from scratch below")"""),
+        ("code", """results = {}
+tasks = {"scratch": ObjectDetector("resnet18", **options)}
+if built:
+    tasks["preset"] = ObjectDetector.from_preset("retinanet_resnet18_synthetic_scenes", preprocessor={"input_size": size})
+for name, task in tasks.items():
+    train(task, frames, None, run_dir=work / f"run_{name}", epochs=1 if SMALL else 8, batch_size=8, verbose=0)
+    report = evaluate(task, val)
+    results[name] = {"AP50": report.metrics["AP50"],
+                     "KITTI Car moderate R40": report.metrics["kitti"].get("Car", {}).get("moderate", {}).get("R40")}
 pd.DataFrame(results).T"""),
-        ("code", """draw_detections(val[0].image_path, detections[0], min_score=0.3, title="detections ≥ 0.3"); plt.show()"""),
+        ("code", """# The first validation frame with its own detections (report.detections follow the frames' order)
+draw_detections(val[0].image_path, report.detections[0], min_score=0.3, title="detections ≥ 0.3"); plt.show()"""),
         ("code", """from restoolkit import count_macs
 rows = []
 for backbone in (("resnet18",) if SMALL else ("resnet18", "resnet34")):
-    d = build_detector(backbone, input_size=size)
-    x = np.zeros((1, *size, 3), "float32"); d.model(x)
-    start = time.perf_counter(); [d.model(x) for _ in range(3)]
-    rows.append({"backbone": backbone, "GMACs": count_macs(d.model) / 1e9,
+    d = ObjectDetector(backbone, preprocessor={"input_size": size})
+    x = np.zeros((1, *size, 3), "float32"); d(x)
+    start = time.perf_counter(); [d(x) for _ in range(3)]
+    rows.append({"backbone": backbone, "GMACs": count_macs(d) / 1e9,
                  "ms per image": 1000 * (time.perf_counter() - start) / 3})
 pd.DataFrame(rows)"""),
     ],
@@ -165,20 +163,22 @@ pd.DataFrame(rows)"""),
         ("code", """import tempfile, time
 from pathlib import Path
 from sklearn.metrics import precision_recall_curve
-from domains.fraud import (simulate_transactions, add_behaviour_features, time_split, compare, train_fraud_model,
-                           predict_scores, SIMULATED_SCHEMA, calibrate, cost_threshold, expected_cost, export_scorer,
-                           Scorer, reliability)
+from domains.fraud import (simulate_transactions, add_behaviour_features, time_split, compare, FraudClassifier, train,
+                           evaluate, SIMULATED_SCHEMA, calibrate, cost_threshold, expected_cost, export_scorer, Scorer,
+                           reliability)
 work = Path(tempfile.mkdtemp())
 df = add_behaviour_features(simulate_transactions(200 if SMALL else 1000, 400 if SMALL else 2000, 63 if SMALL else 90))
 print(f"{len(df):,} transactions, fraud rate {df.tx_fraud.mean():.2%}")
 df.tx_fraud_scenario.value_counts()"""),
         ("code", """args = dict(train_days=35, delay_days=7, test_days=14) if SMALL else dict(train_days=49, delay_days=7, test_days=28)
-table = compare(df, **args, run_dir=work / "compare", epochs=2 if SMALL else 8)
+table = compare(df, **args, epochs=2 if SMALL else 8)
 table.round(4)"""),
-        ("code", """train, test = time_split(df, **args)
-model, _ = train_fraud_model(train, "tx_fraud", run_dir=work / "run", epochs=2 if SMALL else 8, verbose=0)
-test = SIMULATED_SCHEMA.validate(test)
-scores = predict_scores(model, test, SIMULATED_SCHEMA)
+        ("code", """train_rows, test = time_split(df, **args)
+model = FraudClassifier.from_table(train_rows, SIMULATED_SCHEMA)
+train(model, train_rows, run_dir=work / "run", epochs=2 if SMALL else 8, verbose=0)
+report = evaluate(model, test)
+test, scores = SIMULATED_SCHEMA.validate(test), report.scores
+print(report.to_markdown())
 p, r, _ = precision_recall_curve(test.tx_fraud, scores)
 plt.plot(r, p); plt.xlabel("recall"); plt.ylabel("precision"); plt.title("residual MLP, time-ordered test"); plt.show()"""),
         ("code", """# Cost-based threshold on calibrated scores: a missed fraud costs 200, a review costs 5

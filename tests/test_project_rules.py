@@ -42,7 +42,13 @@ def test_the_core_never_imports_the_domains():
 def test_every_error_the_toolkit_raises_on_purpose_is_a_restoolkit_error():
     from domains.fraud import SchemaError, ScoringError
     from domains.medical.dicom import DicomError, SeriesError
-    from restoolkit.errors import LabelError, NonFiniteLossError, PresetError, RestoolkitError, WeightsNotFoundError
+    from restoolkit.errors import (
+        LabelError,
+        NonFiniteLossError,
+        PresetError,
+        RestoolkitError,
+        WeightsNotFoundError,
+    )
 
     for cls in (SchemaError, ScoringError, DicomError, SeriesError, LabelError, NonFiniteLossError, PresetError,
                 WeightsNotFoundError):

@@ -7,10 +7,8 @@ TensorFlow, like the serving export.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np

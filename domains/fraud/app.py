@@ -29,8 +29,14 @@ OPTIONS = [
 def _tables(config):
     import pandas as pd
 
-    from domains.fraud import (SIMULATED_SCHEMA, add_behaviour_features, infer_schema, simulate_transactions, split,
-                               time_split)
+    from domains.fraud import (
+        SIMULATED_SCHEMA,
+        add_behaviour_features,
+        infer_schema,
+        simulate_transactions,
+        split,
+        time_split,
+    )
     from restoolkit.errors import ConfigError
 
     if config["table"]:

@@ -145,13 +145,13 @@ def compare(df: pd.DataFrame, *, schema=None, train_days: int = 42, delay_days: 
         One row per model: AUPRC, ROC-AUC, recall at FPR 0.1% / 1%, precision@k, Card Precision@k,
         training seconds.
     """
+    import tempfile
+
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    import tempfile
 
     from domains.fraud.data import SIMULATED_SCHEMA, time_split
     from domains.fraud.fraud_classifier import FraudClassifier

@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 
 
-
 @keras.saving.register_keras_serializable("restoolkit")
 class PriorCorrection(keras.layers.Layer):
     """Undoes the effect of undersampling negatives on probabilities (Dal Pozzolo et al. 2015):

@@ -34,7 +34,15 @@ def run(config: dict, *, evaluate_only: bool = False) -> dict:
     """DICOM folder (or a synthetic one) → patient split → :class:`ImageClassifier` → clinical report."""
     import keras
 
-    from domains.medical import ImageClassifier, evaluate, leakage_report, load_study, make_study_folder, split, train
+    from domains.medical import (
+        ImageClassifier,
+        evaluate,
+        leakage_report,
+        load_study,
+        make_study_folder,
+        split,
+        train,
+    )
 
     config = APP.validate(config)
     run_dir = Path(config["run_dir"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 import pandas as pd
 
 from domains.medical.preprocessor import DicomImagePreprocessor
@@ -63,18 +62,24 @@ class ImageClassifier(Task):
         head_dropout = keras.layers.Dropout(dropout, name="head_dropout") if dropout else None
         head = keras.layers.Dense(num_classes, activation="sigmoid" if num_classes == 1 else "softmax",
                                   dtype="float32", name="predictions")
-        inputs = keras.Input(preprocessor.input_shape, name="images")
-        x = features(inputs)
+        # The backbone's layers form the task's graph directly (not a nested model), so Grad-CAM and weight
+        # paths see every layer; ``task.backbone`` is a view of that part.
+        inputs, x = features.input, features.output
         if head_dropout is not None:
             x = head_dropout(x)
         outputs = head(x)
         super().__init__(inputs=inputs, outputs=outputs, name=kwargs.pop("name", f"{backbone}_classifier"), **kwargs)
-        self.backbone = features
         self.preprocessor = preprocessor
         self.backbone_name = backbone
         self.num_classes = int(num_classes)
         self.dropout = float(dropout)
         self.backbone_options = dict(backbone_options or {})
+
+    @property
+    def backbone(self) -> keras.Model:
+        """The pooled-feature backbone (the task's layers up to the head)."""
+        head_input = self.get_layer("head_dropout" if self.dropout else "predictions").input
+        return keras.Model(self.inputs, head_input, name=f"{self.backbone_name}_backbone")
 
     def get_config(self):
         return {"name": self.name, "backbone": self.backbone_name, "num_classes": self.num_classes,
