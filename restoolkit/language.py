@@ -54,6 +54,12 @@ class Vocab:
 
     def encode(self, text: str) -> np.ndarray:
         index = {c: i for i, c in enumerate(self.chars)}
+        unknown = sorted({c for c in text if c not in index})
+        if unknown:
+            from restoolkit.errors import DataError
+
+            raise DataError(f"characters outside the vocabulary: {unknown[:10]!r} (first at position "
+                            f"{min(text.index(c) for c in unknown)})")
         return np.array([index[c] for c in text], "int32")
 
     def decode(self, ids) -> str:

@@ -25,12 +25,17 @@ KERAS_APPS_FILES = {  # our name → (keras.applications class, file stem)
 TORCHVISION_FILES = {"resnet18": "resnet18-f37072fd.pth", "resnet34": "resnet34-b627a593.pth",
                      "resnet50": "resnet50-0676ba61.pth", "resnet101": "resnet101-63fe2227.pth",
                      "resnet152": "resnet152-394f9c45.pth"}
-TIMM_REPOS = {name: f"timm/{name}.a1_in1k" for name in
-              ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet18d", "resnet34d", "resnet50d",
-               "resnet101d", "resnet152d")}
+# timm's Hugging Face repositories, one pretrained tag per architecture, each a tag that exists in timm's
+# default_cfgs: the RSB "a1" recipe for the plain ResNets, "ra2" for ResNet-D (only resnet50d has a1 weights)
+# and for SE-ResNet-50.
+TIMM_REPOS = {
+    **{name: f"timm/{name}.a1_in1k" for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")},
+    **{name: f"timm/{name}.ra2_in1k" for name in ("resnet18d", "resnet34d", "resnet50d", "resnet101d", "resnet152d")},
+    "seresnet50": "timm/seresnet50.ra2_in1k",
+}
 
 
-from restoolkit.errors import WeightsNotFoundError  # noqa: E402  (re-exported)
+from restoolkit.errors import WeightsError, WeightsNotFoundError  # noqa: E402  (re-exported)
 
 
 def _keras_home() -> Path:
@@ -63,7 +68,7 @@ def _imagenet(name, *, include_top, input_shape, weights_path):
 
     wanted = keras_applications_file(name, include_top=include_top)
     if weights_path:
-        path = Path(weights_path)
+        path = Path(weights_path).expanduser()
         if not path.exists():
             raise WeightsNotFoundError(f"weights file not found: {path}")
         has_top = "_notop" not in path.name
@@ -92,11 +97,14 @@ def _imagenet(name, *, include_top, input_shape, weights_path):
 def read_state_dict(path) -> dict[str, np.ndarray]:
     """A PyTorch state dict as NumPy arrays: ``.safetensors`` with ``safetensors`` alone, ``.pth`` / ``.pt`` /
     ``.bin`` with PyTorch."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.suffix == ".safetensors":
         from safetensors.numpy import load_file
 
-        return dict(load_file(str(path)))
+        try:
+            return dict(load_file(str(path)))
+        except Exception as e:  # safetensors raises its own types for a corrupt or truncated file
+            raise WeightsError(f"{path}: not a readable safetensors file ({e})") from e
     try:
         import torch
     except ImportError:
@@ -123,6 +131,10 @@ def _torch_key(path: str, *, deep_stem: bool, avg_down: bool) -> tuple[str, str]
     m = re.fullmatch(r"stage(\d)_block(\d+)", parts[0])
     if m:
         prefix = f"layer{m.group(1)}.{int(m.group(2)) - 1}"
+        if parts[1] == "attn":  # timm's SEModule: 1x1 convolutions fc1 (reduce) and fc2 (expand), with biases
+            fc = {"reduce": "fc1", "expand": "fc2"}[parts[2]]
+            return (f"{prefix}.se.{fc}.weight", "pointwise") if parts[3] == "kernel" else (f"{prefix}.se.{fc}.bias",
+                                                                                           "vector")
         if parts[1] == "shortcut":
             conv, norm = ("downsample.1", "downsample.2") if avg_down else ("downsample.0", "downsample.1")
             return (f"{prefix}.{conv}.weight", "conv") if parts[2] == "conv" else (f"{prefix}.{norm}.{bn[parts[3]]}", "vector")
@@ -160,6 +172,8 @@ def load_torch_state_dict(model, state: dict, *, deep_stem: bool = False, avg_do
             raise ValueError(f"no source tensor for our weight {weight.path!r} (looked for {found and found[0]!r})")
         key, kind = found
         value = np.asarray(state[key], "float32")
+        if kind == "pointwise":  # (out, in, 1, 1) convolution → (in, out) dense kernel
+            value = value.reshape(value.shape[0], value.shape[1]).T
         value = value.transpose(2, 3, 1, 0) if kind == "conv" else value.T if kind == "dense" else value
         used.add(key)
         if tuple(value.shape) == tuple(weight.shape):
@@ -181,7 +195,7 @@ def load_torch_state_dict(model, state: dict, *, deep_stem: bool = False, avg_do
 
 def _torch_file(name: str, source: str, weights_path) -> Path:
     if weights_path:
-        path = Path(weights_path)
+        path = Path(weights_path).expanduser()
         if not path.exists():
             raise WeightsNotFoundError(f"weights file not found: {path}")
         return path
@@ -222,9 +236,11 @@ def load_backbone(name, *, weights=None, input_shape=(224, 224, 3), in_channels:
             ``"timm"``, or ``None`` (random).
         input_shape: ``(H, W, C)``; ``in_channels`` overrides ``C``.
         in_channels: adapt the 3-channel stem to this many channels (``adapt``: ``sum`` / ``repeat``).
-        num_classes: a new head with this many classes (initialised, not loaded).
-        include_top: keep the classifier (default: only when ``num_classes`` is given or the weights'
-            head is kept, i.e. ``num_classes is None`` and a head exists in the source).
+        num_classes: a head with this many classes: loaded when the source's head has that size, else a
+            new head (initialised, with a warning).
+        include_top: keep a classifier. Default: when ``num_classes`` is given, or when the source has a head
+            (torchvision / timm files and keras.applications files with top: that head is loaded). ``True``
+            without ``num_classes`` requires the source's head: its absence is an error, never a random head.
         weights_path: the weights file when it is not in the standard cache.
         **overrides: architecture overrides for the registry entry (``drop_path_rate``…).
 
@@ -243,9 +259,26 @@ def load_backbone(name, *, weights=None, input_shape=(224, 224, 3), in_channels:
     shape = tuple(input_shape)
     if in_channels is not None:
         shape = (*shape[:-1], in_channels)
-    path = Path(str(name))
+    path = Path(str(name)).expanduser()
     if path.suffix == ".keras" or path.is_dir() or str(name).endswith(".weights.h5"):
         return _from_file(path, shape=shape, num_classes=num_classes, adapt=adapt, **overrides)
+    state = source_file = None
+    if weights in ("torchvision", "timm"):
+        source_file = _torch_file(name, weights, weights_path)
+        state = read_state_dict(source_file)
+        source_classes = int(state["fc.weight"].shape[0]) if "fc.weight" in state else None
+        if include_top is None:
+            include_top = num_classes is not None or source_classes is not None
+        if include_top and num_classes is None:
+            if source_classes is None:
+                raise WeightsError(f"{source_file}: include_top=True but the file holds no classifier (fc.weight); "
+                                   "pass num_classes for a new head, or include_top=False")
+            num_classes = source_classes
+        elif include_top and num_classes != source_classes:
+            import warnings
+
+            warnings.warn(f"{source_file}: its head has {source_classes or 'no'} classes, not {num_classes}: a new "
+                          f"head of {num_classes} classes is initialised", stacklevel=2)
     top = include_top if include_top is not None else num_classes is not None or weights is None
     kwargs = {"input_shape": shape, "include_top": top, **overrides}
     if not top:
@@ -263,9 +296,11 @@ def load_backbone(name, *, weights=None, input_shape=(224, 224, 3), in_channels:
         transfer_weights(source, model, adapt=adapt)
         return model
     if weights in ("torchvision", "timm"):
-        state = read_state_dict(_torch_file(name, weights, weights_path))
         deep = name.endswith("d") and name[:-1] in TORCHVISION_FILES
-        load_torch_state_dict(model, state, deep_stem=deep, avg_down=deep, adapt=adapt)
+        try:
+            load_torch_state_dict(model, state, deep_stem=deep, avg_down=deep, adapt=adapt)
+        except ValueError as e:
+            raise WeightsError(f"{source_file}: {e}") from e
         return model
     raise ValueError(f"weights must be None, 'imagenet', 'torchvision' or 'timm', got {weights!r} "
                      "(a preset or file goes in the first argument)")
@@ -291,6 +326,15 @@ def _from_file(path: Path, *, shape, num_classes, adapt, **overrides):
         source = create(arch, input_shape=shape, **overrides)
         source.load_weights(path)
         return source
+    registry_name = getattr(source, "backbone_name", None)  # a task preset: its registry backbone
+    if registry_name is not None:
+        from restoolkit.models import create
+
+        top = num_classes is not None
+        target = create(registry_name, input_shape=shape, include_top=top,
+                        **({"num_classes": num_classes} if top else {"pooling": "avg"}))
+        transfer_weights(source, target, adapt=adapt, reset=("predictions", "head_dropout"))
+        return target
     if tuple(source.input_shape[1:]) == tuple(shape) and num_classes is None:
         return source
     from restoolkit.presets import rebuild

@@ -122,3 +122,22 @@ def test_benchmark_command_works_from_an_installed_wheel(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     first, second = run.stdout.splitlines()[:2]
     assert first.startswith(str(target)) and "fraud_latency" in second
+
+
+@pytest.mark.parametrize("domain, config", [
+    ("medical", {"n_patients": 20, "size": 32, "epochs": 1, "batch_size": 8}),
+    ("driving", {"n_scenes": 4, "input_size": [64, 192], "epochs": 1, "batch_size": 4,
+                 "detector": {"fpn_width": 16, "head_width": 16, "head_depth": 1}}),
+])
+def test_evaluate_command_reproduces_the_trained_runs_report(tmp_path, domain, config):
+    """`evaluate` reloads the model that `train` saved and recomputes the same report."""
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps({"run_dir": str(tmp_path / "run"), **config}))
+    assert main(["train", domain, "--config", str(path)]) == 0
+    trained = json.loads((tmp_path / "run" / "report" / "metrics.json").read_text())
+    (tmp_path / "run" / "report" / "metrics.json").unlink()
+    assert main(["evaluate", domain, "--config", str(path)]) == 0
+    assert json.loads((tmp_path / "run" / "report" / "metrics.json").read_text()) == trained
+    # Training again into the same run directory with the same config returns the finished run.
+    assert main(["train", domain, "--config", str(path)]) == 0
+    assert json.loads((tmp_path / "run" / "report" / "metrics.json").read_text()) == trained

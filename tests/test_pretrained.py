@@ -12,6 +12,7 @@ from safetensors.numpy import save_file
 
 from restoolkit import freeze, list_presets, load_backbone, load_preset, save_preset
 from restoolkit.models import create
+from restoolkit.errors import WeightsError
 from restoolkit.presets import PresetError, verify
 from restoolkit.pretrained import WeightsNotFoundError, keras_applications_file, load_torch_state_dict
 from tests import torch_reference as ref
@@ -81,6 +82,71 @@ def test_torch_state_dicts_load_exactly_as_pytorch_computes(tmp_path, name, dept
     # Random weights with random batch-norm statistics grow activations to ~1e3 by the head: compare
     # within float32 precision relative to that scale (real ImageNet logits are O(10): 1e-4 absolute).
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-4 * max(1.0, np.abs(expected).max()))
+
+
+def test_timm_se_resnet_loads_exactly_as_timm_computes(tmp_path):
+    """SE weights (timm's se.fc1 / se.fc2 1x1 convolutions) map onto our attention layers exactly."""
+    state = ref.make_state(50, se=True, num_classes=7)
+    assert state["layer1.0.se.fc1.weight"].shape == (16, 256, 1, 1)
+    assert state["layer4.2.se.fc1.weight"].shape == (128, 2048, 1, 1)
+    save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(tmp_path / "se.safetensors"))
+    model = load_backbone("seresnet50", weights="timm", weights_path=tmp_path / "se.safetensors",
+                          input_shape=(64, 64, 3), classifier_activation=None)
+    assert model.output_shape == (None, 7)  # the file's head, kept by default
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    expected = ref.forward(state, x, 50)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-4 * max(1.0, np.abs(expected).max()))
+    # Without the SE tensors the file is another architecture: refused, naming the file.
+    plain = {k: v for k, v in state.items() if ".se." not in k}
+    save_file({k: np.ascontiguousarray(v) for k, v in plain.items()}, str(tmp_path / "plain.safetensors"))
+    with pytest.raises(WeightsError, match=r"plain\.safetensors: no source tensor for our weight 'stage1_block1/attn"):
+        load_backbone("seresnet50", weights="timm", weights_path=tmp_path / "plain.safetensors",
+                      input_shape=(64, 64, 3))
+
+
+def test_timm_tags_exist_in_timm():
+    """Every tag we name is one of timm's published pretrained tags (from its default_cfgs)."""
+    from restoolkit.pretrained import TIMM_REPOS
+
+    published = {"resnet18.a1_in1k", "resnet34.a1_in1k", "resnet50.a1_in1k", "resnet101.a1_in1k", "resnet152.a1_in1k",
+                 "resnet18d.ra2_in1k", "resnet34d.ra2_in1k", "resnet50d.ra2_in1k", "resnet50d.a1_in1k",
+                 "resnet101d.ra2_in1k", "resnet152d.ra2_in1k", "seresnet50.ra2_in1k", "seresnet50.a1_in1k"}
+    for name, repo in TIMM_REPOS.items():
+        assert repo.removeprefix("timm/") in published, repo
+        assert repo.removeprefix("timm/").split(".")[0] == name
+
+
+def test_head_handling_is_explicit(tmp_path):
+    state = ref.make_state(18, num_classes=10)
+    headless = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(tmp_path / "w.safetensors"))
+    save_file({k: np.ascontiguousarray(v) for k, v in headless.items()}, str(tmp_path / "headless.safetensors"))
+    kept = load_backbone("resnet18", weights="torchvision", weights_path=tmp_path / "w.safetensors",
+                         input_shape=(32, 32, 3), classifier_activation=None)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(kept.get_layer("predictions").kernel), state["fc.weight"].T)
+    features = load_backbone("resnet18", weights="torchvision", weights_path=tmp_path / "w.safetensors",
+                             input_shape=(32, 32, 3), include_top=False)
+    assert features.output_shape == (None, 512)
+    with pytest.raises(WeightsError, match=r"headless\.safetensors: include_top=True but the file holds no classifier"):
+        load_backbone("resnet18", weights="torchvision", weights_path=tmp_path / "headless.safetensors",
+                      input_shape=(32, 32, 3), include_top=True)
+    with pytest.warns(UserWarning, match="its head has 10 classes, not 3: a new head"):
+        three = load_backbone("resnet18", weights="torchvision", weights_path=tmp_path / "w.safetensors",
+                              input_shape=(32, 32, 3), num_classes=3)
+    assert three.output_shape == (None, 3)
+    (tmp_path / "broken.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(WeightsError, match=r"broken\.safetensors: not a readable safetensors file"):
+        load_backbone("resnet18", weights="torchvision", weights_path=tmp_path / "broken.safetensors")
+
+
+def test_user_paths_expand_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    state = ref.make_state(18, num_classes=10)
+    save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(tmp_path / "w.safetensors"))
+    model = load_backbone("resnet18", weights="torchvision", weights_path="~/w.safetensors", input_shape=(32, 32, 3))
+    assert model.output_shape == (None, 10)
+    folder = save_preset(model, "~/presets/mine", metadata={"description": "test"})
+    assert folder == tmp_path / "presets" / "mine" and load_preset("~/presets/mine").output_shape == (None, 10)
 
 
 def test_torch_mapping_refuses_another_architecture_and_adapts_channels():

@@ -74,3 +74,28 @@ def test_fraud_classifier(tmp_path):
     # The built-in preset is fitted to the user's table.
     fitted = FraudClassifier.from_preset("resmlp_fraud", load_weights=False, data=df, target="label")
     assert fitted.schema.categorical == ["merchant"] and fitted.predict(df).shape == (256,)
+
+
+def test_a_task_from_scratch_resumes_in_any_process_but_pretrained_weights_are_another_run(tmp_path):
+    """Fresh random initialisations differ between processes: they must not block a resume. Loaded or
+    pretrained weights are part of the run: a run from scratch is never returned for them."""
+    from domains.medical import ImageClassifier
+    from restoolkit.errors import ResumeError
+    from restoolkit.tasks import train_task
+
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 32, 32, 1)).astype("float32")
+    y = (rng.random(8) < 0.5).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    kwargs = {"run_dir": tmp_path / "run", "epochs": 1, "verbose": 0, "data_fingerprint": "eight images"}
+    first = ImageClassifier("resnet18", preprocessor={"image_size": (32, 32)})
+    train_task(first, data, **kwargs)
+    assert not first.has_fresh_weights
+    second = ImageClassifier("resnet18", preprocessor={"image_size": (32, 32)})  # other random weights
+    assert second.has_fresh_weights
+    again = train_task(second, data, **kwargs)  # the finished run, its weights copied into the new task
+    np.testing.assert_allclose(again.model.predict(x), first.predict(x), atol=1e-6)
+    first.save_to_preset(tmp_path / "preset")
+    pretrained = ImageClassifier.from_preset(tmp_path / "preset")
+    with pytest.raises(ResumeError, match="initial weights"):
+        train_task(pretrained, data, **kwargs)

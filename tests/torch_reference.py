@@ -41,8 +41,15 @@ def avgpool_ceil(x):
     return sums / counts
 
 
-def make_state(depth, *, deep=False, num_classes=10, in_channels=3, seed=0):
-    """A random state dict with torchvision (or timm ResNet-D) names and PyTorch layouts."""
+def se_channels(channels):
+    """timm's SEModule width: make_divisible(channels / 16, 8) (round to a multiple of 8, never below 90%)."""
+    v = channels / 16
+    new = max(8, int(v + 4) // 8 * 8)
+    return new + 8 if new < 0.9 * v else new
+
+
+def make_state(depth, *, deep=False, se=False, num_classes=10, in_channels=3, seed=0):
+    """A random state dict with torchvision (or timm ResNet-D / SE-ResNet) names and PyTorch layouts."""
     rng = np.random.default_rng(seed)
     s = {}
 
@@ -77,6 +84,13 @@ def make_state(depth, *, deep=False, num_classes=10, in_channels=3, seed=0):
                 conv_w(f"{p}.conv1.weight", width, inplanes, 1), bn_w(f"{p}.bn1", width)
                 conv_w(f"{p}.conv2.weight", width, width, 3), bn_w(f"{p}.bn2", width)
                 conv_w(f"{p}.conv3.weight", width * 4, width, 1), bn_w(f"{p}.bn3", width * 4)
+            if se:
+                c = width * expansion
+                rd = se_channels(c)
+                conv_w(f"{p}.se.fc1.weight", rd, c, 1)
+                s[f"{p}.se.fc1.bias"] = rng.normal(0, 0.1, rd).astype("float32")
+                conv_w(f"{p}.se.fc2.weight", c, rd, 1)
+                s[f"{p}.se.fc2.bias"] = rng.normal(0, 0.1, c).astype("float32")
             if b == 0 and (stride != 1 or inplanes != width * expansion):
                 i = 1 if deep else 0
                 conv_w(f"{p}.downsample.{i}.weight", width * expansion, inplanes, 1)
@@ -110,6 +124,11 @@ def forward(s, x_nhwc, depth, *, deep=False):
                 y = relu(bn(conv(x, s[f"{p}.conv1.weight"]), s, f"{p}.bn1"))
                 y = relu(bn(conv(y, s[f"{p}.conv2.weight"], stride, 1), s, f"{p}.bn2"))
                 y = bn(conv(y, s[f"{p}.conv3.weight"]), s, f"{p}.bn3")
+            if f"{p}.se.fc1.weight" in s:  # timm: SE after the last norm, before the shortcut is added
+                z = y.mean(axis=(2, 3))
+                z = relu(z @ s[f"{p}.se.fc1.weight"][:, :, 0, 0].T + s[f"{p}.se.fc1.bias"])
+                z = z @ s[f"{p}.se.fc2.weight"][:, :, 0, 0].T + s[f"{p}.se.fc2.bias"]
+                y = y * (1 / (1 + np.exp(-z)))[:, :, None, None]
             if deep and f"{p}.downsample.1.weight" in s:
                 short = avgpool_ceil(x) if stride == 2 else x
                 short = bn(conv(short, s[f"{p}.downsample.1.weight"]), s, f"{p}.downsample.2")

@@ -126,7 +126,9 @@ class ObjectDetector(Task):
         from domains.medical.image_classifier import _as_model
         from restoolkit.weights import transfer_weights
 
-        return transfer_weights(_as_model(source), self.backbone, adapt=adapt, reset=("predictions", "head_dropout"))
+        report = transfer_weights(_as_model(source), self.backbone, adapt=adapt, reset=("predictions", "head_dropout"))
+        self.mark_weights_changed()
+        return report
 
     @classmethod
     def _from_other_model(cls, model, preset, **overrides):

@@ -118,7 +118,9 @@ class ImageClassifier(Task):
         """
         from restoolkit.weights import transfer_weights
 
-        return transfer_weights(_as_model(source), self, adapt=adapt, reset=self._head_layers())
+        report = transfer_weights(_as_model(source), self, adapt=adapt, reset=self._head_layers())
+        self.mark_weights_changed()
+        return report
 
     @classmethod
     def _from_other_model(cls, model, preset, **overrides):

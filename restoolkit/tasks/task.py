@@ -29,6 +29,38 @@ class Task(keras.Model):
 
     presets: dict[str, dict] = {}
 
+    # --- where the weights come from ---------------------------------------------------------------
+    # A fresh initialisation is random, so it differs between processes; a run directory must still
+    # recognise "the same task from scratch" to resume it. Weights that were loaded, transferred or
+    # trained are part of what the run is, and ``fit`` fingerprints their bytes.
+
+    @property
+    def has_fresh_weights(self) -> bool:
+        """``True`` while the weights are the constructor's random initialisation."""
+        return getattr(self, "_fresh_weights", True)
+
+    def mark_weights_changed(self):
+        """Call after assigning weights by hand (``load_weights``, ``set_weights`` and the loaders do)."""
+        self._fresh_weights = False
+
+    def load_own_variables(self, store):  # .keras files
+        super().load_own_variables(store)
+        self.mark_weights_changed()
+
+    def load_weights(self, *args, **kwargs):
+        out = super().load_weights(*args, **kwargs)
+        self.mark_weights_changed()
+        return out
+
+    def set_weights(self, weights):
+        super().set_weights(weights)
+        self.mark_weights_changed()
+
+    def fit(self, *args, **kwargs):
+        history = super().fit(*args, **kwargs)
+        self.mark_weights_changed()
+        return history
+
     # --- training defaults ---------------------------------------------------------------------------
 
     def default_loss(self):
@@ -72,6 +104,8 @@ class Task(keras.Model):
 
         other = type(self).from_config({**self.get_config(), **overrides})
         transfer_weights(self, other, reset=self._head_layers())
+        if not self.has_fresh_weights:
+            other.mark_weights_changed()
         return other
 
     def _head_layers(self) -> tuple[str, ...]:

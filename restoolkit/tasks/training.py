@@ -19,4 +19,5 @@ def train_task(task, train, validation=None, *, run_dir, data_fingerprint=None, 
     result = fit(task, train, validation, run_dir=run_dir, data_fingerprint=data_fingerprint, **settings)
     if result.model is not task:
         task.set_weights(result.model.get_weights())
+    task.mark_weights_changed()
     return replace(result, model=task)

@@ -217,6 +217,11 @@ def _as_dataset(data, *, global_batch: int, shuffle: bool, seed: int, class_weig
         raise TypeError("training data must be a tf.data.Dataset of batches or a tuple (x, y) / (x, y, sample_weight)")
 
     if class_weight is not None:
+        if isinstance(data, tuple | list):  # in-memory labels: every class present must have a weight
+            missing = sorted(set(np.unique(np.asarray(data[1]).astype(int)).tolist()) - set(class_weight))
+            if missing:
+                raise ConfigError(f"class_weight has no weight for class(es) {missing[:10]} present in the labels; "
+                                  "give every class a weight (restoolkit.training.balanced_class_weight(y) does)")
         table = np.zeros(max(class_weight) + 1, "float32")
         for cls, weight in class_weight.items():
             table[cls] = weight
@@ -380,7 +385,10 @@ def fit(
             fingerprint = {
                 "model": {"config": _sha256(json.dumps(_without_names(keras.saving.serialize_keras_object(net)),
                                                        sort_keys=True, default=str)),
-                          "initial_weights": _weights_digest(net)},
+                          # A task still holding its random initialisation is "the same task from scratch"
+                          # in any process (resuming restores the weights from the backup anyway).
+                          "initial_weights": "fresh initialisation" if getattr(model, "has_fresh_weights", False)
+                          else _weights_digest(net)},
                 "fit": fit_args, "data": data_print, "finished": False,
             }
             state = _prepare_run_dir(write_dir, fingerprint, overwrite=overwrite) if chief else "new"

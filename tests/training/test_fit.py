@@ -72,6 +72,13 @@ def test_adamw_skips_weight_decay_on_one_dimensional_weights(tmp_path, data):
     assert not any(opt._use_weight_decay(v) for v in result.model.trainable_variables if len(v.shape) == 1)
 
 
+def test_class_weights_must_cover_every_class_present(tmp_path, data):
+    from restoolkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"class_weight has no weight for class\(es\) \[2, 3\]"):
+        fit("cifar_resnet20", data[0], epochs=1, run_dir=tmp_path, model_kwargs=SMALL, class_weight={0: 1.0, 1: 4.0})
+
+
 def test_class_weights_travel_as_sample_weights_in_tf_data():
     x = np.zeros((4, 2), "float32")
     y = np.array([0, 1, 1, 0])
