@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from restoolkit.errors import DataError
-from restoolkit.language import Vocab, generate, generated_text, load_text, residual_sweep, train_char_lm, windows
+from restoolkit.language import (
+    Vocab,
+    generate,
+    generated_text,
+    load_text,
+    residual_sweep,
+    train_char_lm,
+    windows,
+)
 
 
 def test_vocab_round_trips_and_refuses_unknown_characters():

@@ -11,8 +11,8 @@ import pytest
 from safetensors.numpy import save_file
 
 from restoolkit import freeze, list_presets, load_backbone, load_preset, save_preset
-from restoolkit.models import create
 from restoolkit.errors import WeightsError
+from restoolkit.models import create
 from restoolkit.presets import PresetError, verify
 from restoolkit.pretrained import WeightsNotFoundError, keras_applications_file, load_torch_state_dict
 from tests import torch_reference as ref
