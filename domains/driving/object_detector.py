@@ -100,13 +100,6 @@ class ObjectDetector(Task):
                 "preprocessor": keras.saving.serialize_keras_object(self.preprocessor), **self.architecture,
                 "anchor_config": self.anchor_config.to_dict(), "nms": dict(self.nms.__dict__), **self.loss_options}
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("preprocessor"), dict) and "class_name" in config["preprocessor"]:
-            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
-        return cls(**config)
-
     # --- training defaults -----------------------------------------------------------------------
 
     def default_loss(self, **overrides) -> DetectionLoss:

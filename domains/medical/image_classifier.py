@@ -86,13 +86,6 @@ class ImageClassifier(Task):
                 "preprocessor": keras.saving.serialize_keras_object(self.preprocessor), "dropout": self.dropout,
                 "backbone_options": self.backbone_options}
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("preprocessor"), dict) and "class_name" in config["preprocessor"]:
-            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
-        return cls(**config)
-
     # --- training defaults -----------------------------------------------------------------------
 
     def default_loss(self):

@@ -61,6 +61,15 @@ class Task(keras.Model):
         self.mark_weights_changed()
         return history
 
+    @classmethod
+    def from_config(cls, config):
+        """The constructor called with ``get_config()``'s arguments; a serialised preprocessor is rebuilt
+        first (safe mode applies: only registered classes)."""
+        config = dict(config)
+        if isinstance(config.get("preprocessor"), dict) and "class_name" in config["preprocessor"]:
+            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
+        return cls(**config)
+
     # --- training defaults ---------------------------------------------------------------------------
 
     def default_loss(self):
