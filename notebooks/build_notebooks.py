@@ -136,9 +136,10 @@ print(f"anchor recall at IoU 0.5: {anchor_recall(probe, detector.anchors):.3f}")
 built = {p["name"]: p for p in list_presets()}["retinanet_resnet18_synthetic_scenes"]["built"]
 print("preset:", "built" if built else "not built (run `make pretrain`); only training from scratch below")"""),
         ("code", """results = {}
-tasks = {"scratch": ObjectDetector("resnet18", **options)}
+# The same preset architecture from scratch, and with the preset's trained weights when `make pretrain` built them
+tasks = {"scratch": ObjectDetector.from_preset("retinanet_resnet18_synthetic_scenes", load_weights=False)}
 if built:
-    tasks["preset"] = ObjectDetector.from_preset("retinanet_resnet18_synthetic_scenes", preprocessor={"input_size": size})
+    tasks["preset"] = ObjectDetector.from_preset("retinanet_resnet18_synthetic_scenes")
 for name, task in tasks.items():
     train(task, frames, None, run_dir=work / f"run_{name}", epochs=1 if SMALL else 8, batch_size=8, verbose=0)
     report = evaluate(task, val)
@@ -174,7 +175,8 @@ df.tx_fraud_scenario.value_counts()"""),
 table = compare(df, **args, epochs=2 if SMALL else 8)
 table.round(4)"""),
         ("code", """train_rows, test = time_split(df, **args)
-model = FraudClassifier.from_table(train_rows, SIMULATED_SCHEMA)
+# The built-in preset's architecture and encoder settings, fitted to this table's training rows
+model = FraudClassifier.from_preset("resmlp_fraud", load_weights=False, data=train_rows, schema=SIMULATED_SCHEMA)
 train(model, train_rows, run_dir=work / "run", epochs=2 if SMALL else 8, verbose=0)
 report = evaluate(model, test)
 test, scores = SIMULATED_SCHEMA.validate(test), report.scores

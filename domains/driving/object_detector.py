@@ -134,6 +134,18 @@ class ObjectDetector(Task):
         task.load_backbone_weights(model)
         return task
 
+    # --- targets and decoding --------------------------------------------------------------------
+
+    def encode_targets(self, boxes, classes):
+        """Per-anchor training targets ``(N, 5)`` for one image's boxes (input pixels, ``xyxy``) and class
+        indices (``-1`` for padding): encoded deltas and class (``-1`` background, ``-2`` ignored)."""
+        import tensorflow as tf
+
+        from domains.driving.model import assign_targets
+
+        return assign_targets(tf.convert_to_tensor(boxes, tf.float32), tf.convert_to_tensor(classes, tf.int32),
+                              tf.constant(self.anchors, tf.float32))
+
     # --- decoding --------------------------------------------------------------------------------
 
     def predict_step(self, data):

@@ -164,3 +164,17 @@ def test_giou_box_loss_vanishes_when_the_boxes_are_right():
     shifted = exact.copy()
     shifted[..., 0] += 2.0  # centres moved by 0.2 anchor widths: 1 - GIoU > 0 on the positives
     assert float(giou_loss(targets, shifted)) > float(giou_loss(targets, exact)) + 0.05
+
+
+def test_the_task_encodes_targets_that_its_decoder_inverts(small_detector):
+    """encode_targets then predict_step's decoding gives the boxes back (deltas are the only output)."""
+    from domains.driving.boxes import decode
+
+    boxes = np.array([[10.0, 12.0, 50.0, 40.0], [70.0, 5.0, 120.0, 60.0]], "float32")
+    targets = np.asarray(small_detector.encode_targets(boxes, np.array([0, 1])))
+    positive = targets[:, 4] >= 0
+    assert set(targets[positive, 4]) == {0.0, 1.0}
+    decoded = decode(targets[positive, :4], small_detector.anchors[positive])
+    # Every positive anchor decodes to the box it was assigned.
+    matches = np.isclose(decoded[:, None, :], boxes[None], atol=1e-3).all(axis=2)  # (positives, boxes)
+    assert matches.any(axis=1).all() and matches.any(axis=0).all()  # each decodes to a box; each box is claimed
