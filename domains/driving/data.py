@@ -33,7 +33,7 @@ class Frame:
     image_path: str
     width: int
     height: int
-    boxes: np.ndarray  # (N, 4) float32 xyxy pixels
+    boxes: np.ndarray  # (N, 4) float64 xyxy pixels (as the annotation files and the official evaluators)
     labels: list[str]
     attributes: dict[str, np.ndarray] = field(default_factory=dict)  # per-box arrays, first axis N
     frame_attributes: dict = field(default_factory=dict)
@@ -59,13 +59,15 @@ def image_size(path) -> tuple[int, int]:
         return im.height, im.width
 
 
-def _check_boxes(boxes: np.ndarray, width: int, height: int, where, clip: bool, lines=None) -> np.ndarray:
-    """Validates ``xyxy`` boxes; returns them (clipped when asked)."""
+def _check_boxes(boxes: np.ndarray, width: int, height: int, where, clip: bool, lines=None,
+                 allow_empty: bool = False) -> np.ndarray:
+    """Validates ``xyxy`` boxes; returns them (clipped when asked). ``allow_empty`` accepts zero width or
+    height (COCO files hold such boxes and pycocotools evaluates them)."""
     for i, b in enumerate(boxes):
         at = f"{where}:{lines[i]}" if lines is not None else f"{where} [{i}]"
         if not np.all(np.isfinite(b)):
             raise LabelError(f"{at}: box {b.tolist()} has a non-finite coordinate")
-        if b[2] <= b[0] or b[3] <= b[1]:
+        if (b[2] < b[0] or b[3] < b[1]) if allow_empty else (b[2] <= b[0] or b[3] <= b[1]):
             raise LabelError(f"{at}: box {b.tolist()} has x2 <= x1 or y2 <= y1")
         outside = b[0] < 0 or b[1] < 0 or b[2] > width or b[3] > height
         if outside:
@@ -117,15 +119,15 @@ def read_kitti_label(label_path, *, image_path=None, size=None, clip: bool = Fal
         rows.append((parts[0], *values[:14]))
         scores.append(values[14] if len(values) == 15 else np.nan)
         lines.append(number)
-    boxes = np.array([r[4:8] for r in rows], "float32").reshape(-1, 4)
+    boxes = np.array([r[4:8] for r in rows], "float64").reshape(-1, 4)
     boxes = _check_boxes(boxes, width, height, label_path, clip, lines)
-    column = np.array([r[1:] for r in rows], "float32").reshape(-1, 14)
+    column = np.array([r[1:] for r in rows], "float64").reshape(-1, 14)
     attributes = {
         "truncated": column[:, 0], "occluded": column[:, 1].astype("int32"), "alpha": column[:, 2],
         "dimensions": column[:, 7:10], "location": column[:, 10:13], "rotation_y": column[:, 13],
     }
     return Frame(str(image_path or ""), width, height, boxes, [r[0] for r in rows], attributes,
-                 scores=np.asarray(scores, "float32") if detections else None)
+                 scores=np.asarray(scores, "float64") if detections else None)
 
 
 def read_kitti(root, *, clip: bool = False, limit: int | None = None) -> list[Frame]:
@@ -180,49 +182,146 @@ def read_bdd100k(json_path, image_dir, *, clip: bool = False, size=(720, 1280)) 
             attrs["truncated"].append(bool(a.get("truncated", False)))
             attrs["traffic_light_color"].append(str(a.get("trafficLightColor", "none")))
             attrs["id"].append(label.get("id", -1))
-        boxes = np.asarray(boxes, "float32").reshape(-1, 4)
+        boxes = np.asarray(boxes, "float64").reshape(-1, 4)
         boxes = _check_boxes(boxes, width, height, f"{json_path}: frame [{f_index}] {name!r}", clip)
         frames.append(Frame(str(image), width, height, boxes, labels, {k: np.asarray(v) for k, v in attrs.items()},
                             dict(entry.get("attributes") or {})))
     return frames
 
 
+def _load_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise LabelError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg})") from None
+
+
+def _number(value, where: str, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise LabelError(f"{where}: {what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _coco_box(bbox, where: str) -> list[float]:
+    if not (isinstance(bbox, list) and len(bbox) == 4):
+        raise LabelError(f"{where}: bbox must be [x, y, w, h], got {bbox!r}")
+    return [_number(v, where, f"bbox[{k}]") for k, v in enumerate(bbox)]
+
+
 def read_coco(json_path, image_dir, *, clip: bool = False) -> tuple[list[Frame], dict[int, str]]:
-    """COCO detection JSON: boxes ``[x, y, w, h]`` → ``xyxy``; category ids may have gaps.
+    """COCO detection JSON: boxes ``[x, y, w, h]`` → ``xyxy`` (float64); category ids may have gaps.
+
+    Everything pycocotools evaluates is kept exactly: each image's ``id`` (``frame.frame_attributes["id"]``,
+    in the file's order), each annotation's ``area`` from the file (for real COCO the segmentation area;
+    the box area only when absent), ``iscrowd``, ``category_id`` and the original ``[x, y, w, h]``
+    (``attributes["coco_bbox"]``), all float64.
 
     Returns:
         ``(frames, categories)`` with ``categories`` mapping COCO id → name. Every image is a frame,
-        also those without annotations. ``iscrowd`` and ``area`` are kept as attributes.
+        also those without annotations.
+
+    Raises:
+        LabelError: naming the file and the entry: invalid JSON (line, column), no ``images`` list, an
+            image without ``id`` / ``width`` / ``height``, a category without ``id`` / ``name``, an
+            annotation without ``image_id`` / ``category_id`` / ``bbox``, a non-numeric value, an
+            annotation of an image or category the file does not list.
     """
-    json_path = Path(json_path)
-    data = json.loads(json_path.read_text())
-    categories = {int(c["id"]): c["name"] for c in data.get("categories", [])}
-    by_image = {}
-    for a_index, ann in enumerate(data.get("annotations", [])):
-        where = f"{json_path}: annotation [{a_index}] id {ann.get('id')}"
-        if ann.get("category_id") not in categories:
-            raise LabelError(f"{where}: category_id {ann.get('category_id')!r} is not in 'categories'")
-        bbox = ann.get("bbox")
-        if not (isinstance(bbox, list) and len(bbox) == 4):
-            raise LabelError(f"{where}: bbox must be [x, y, w, h], got {bbox!r}")
-        by_image.setdefault(ann["image_id"], []).append((a_index, ann))
+    json_path = Path(json_path).expanduser()
+    data = _load_json(json_path)
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise LabelError(f"{json_path}: a COCO file is an object with an 'images' list")
+    categories = {}
+    for c_index, c in enumerate(data.get("categories") or []):
+        where = f"{json_path}: categories[{c_index}]"
+        if not isinstance(c, dict) or "id" not in c or not isinstance(c.get("name"), str):
+            raise LabelError(f"{where}: a category needs an 'id' and a 'name', got {c!r}")
+        categories[c["id"]] = c["name"]
+    images = {}
+    for i_index, image in enumerate(data["images"]):
+        where = f"{json_path}: images[{i_index}]"
+        for key in ("id", "width", "height"):
+            if not isinstance(image, dict) or key not in image:
+                raise LabelError(f"{where}: an image needs 'id', 'width' and 'height'; {key!r} is missing")
+        if image["id"] in images:
+            raise LabelError(f"{where}: image id {image['id']!r} appears twice")
+        images[image["id"]] = (image, _number(image["width"], where, "width"), _number(image["height"], where, "height"))
+    by_image = {image_id: [] for image_id in images}
+    for a_index, ann in enumerate(data.get("annotations") or []):
+        where = f"{json_path}: annotations[{a_index}] (id {ann.get('id') if isinstance(ann, dict) else None})"
+        if not isinstance(ann, dict):
+            raise LabelError(f"{where}: an annotation is an object, got {ann!r}")
+        for key in ("image_id", "category_id", "bbox"):
+            if key not in ann:
+                raise LabelError(f"{where}: {key!r} is missing")
+        if ann["category_id"] not in categories:
+            raise LabelError(f"{where}: category_id {ann['category_id']!r} is not in 'categories'")
+        if ann["image_id"] not in images:
+            raise LabelError(f"{where}: image_id {ann['image_id']!r} is not in 'images'")
+        box = _coco_box(ann["bbox"], where)
+        area = _number(ann["area"], where, "area") if "area" in ann else box[2] * box[3]
+        crowd = ann.get("iscrowd", 0)
+        if crowd not in (0, 1, False, True):
+            raise LabelError(f"{where}: iscrowd must be 0 or 1, got {crowd!r}")
+        by_image[ann["image_id"]].append((box, area, int(crowd), ann["category_id"]))
     frames = []
-    for image in data.get("images", []):
-        anns = by_image.pop(image["id"], [])
-        xywh = np.asarray([a["bbox"] for _, a in anns], "float32").reshape(-1, 4)
+    for image_id, (image, width, height) in images.items():
+        anns = by_image[image_id]
+        xywh = np.asarray([a[0] for a in anns], "float64").reshape(-1, 4)
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-        boxes = _check_boxes(boxes, int(image["width"]), int(image["height"]),
-                             f"{json_path}: image id {image['id']} {image.get('file_name')!r}", clip)
-        frames.append(Frame(str(Path(image_dir) / image.get("file_name", "")), int(image["width"]), int(image["height"]),
-                            boxes, [categories[a["category_id"]] for _, a in anns],
-                            {"iscrowd": np.asarray([int(a.get("iscrowd", 0)) for _, a in anns], "int32"),
-                             "area": np.asarray([float(a.get("area", 0.0)) for _, a in anns], "float32"),
-                             "category_id": np.asarray([a["category_id"] for _, a in anns], "int32")},
-                            {"id": image["id"]}))
-    if by_image:
-        image_id = next(iter(by_image))
-        raise LabelError(f"{json_path}: annotations refer to image id {image_id}, which is not in 'images'")
+        boxes = _check_boxes(boxes, width, height, f"{json_path}: image id {image_id} {image.get('file_name')!r}",
+                             clip, allow_empty=True)
+        frames.append(Frame(str(Path(image_dir).expanduser() / str(image.get("file_name", ""))), int(width), int(height),
+                            boxes, [categories[a[3]] for a in anns],
+                            {"iscrowd": np.asarray([a[2] for a in anns], "int64"),
+                             "area": np.asarray([a[1] for a in anns], "float64"),
+                             "category_id": np.asarray([a[3] for a in anns], "int64"),
+                             "coco_bbox": xywh},
+                            {"id": image_id}))
     return frames, categories
+
+
+def read_coco_results(json_path, ground_truth, categories=None) -> list[Frame]:
+    """A COCO results file (``[{"image_id", "category_id", "bbox", "score"}, …]``, any model's output) as
+    detection frames aligned with ``ground_truth`` (frames from :func:`read_coco`, matched by image id).
+
+    Detections keep the file's order within each image (pycocotools breaks score ties by it), their
+    original ``[x, y, w, h]`` and ``category_id``; ``categories`` (id → name) names them (default: the
+    names found in the ground truth).
+
+    Raises:
+        LabelError: naming the file and the entry: invalid JSON, not a list, a missing or non-numeric field,
+            an image id that is not in the ground truth.
+    """
+    json_path = Path(json_path).expanduser()
+    data = _load_json(json_path)
+    if not isinstance(data, list):
+        raise LabelError(f"{json_path}: a COCO results file is a list of detections, got {type(data).__name__}")
+    position = {f.frame_attributes.get("id"): i for i, f in enumerate(ground_truth)}
+    if categories is None:
+        categories = {int(c): n for f in ground_truth
+                      for c, n in zip(f.attributes.get("category_id", []), f.labels, strict=True)}
+    per_image = [[] for _ in ground_truth]
+    for d_index, det in enumerate(data):
+        where = f"{json_path}: [{d_index}]"
+        if not isinstance(det, dict):
+            raise LabelError(f"{where}: a detection is an object, got {det!r}")
+        for key in ("image_id", "category_id", "bbox", "score"):
+            if key not in det:
+                raise LabelError(f"{where}: {key!r} is missing")
+        if det["image_id"] not in position:
+            raise LabelError(f"{where}: image_id {det['image_id']!r} is not in the ground truth")
+        box = _coco_box(det["bbox"], where)
+        score = _number(det["score"], where, "score")
+        per_image[position[det["image_id"]]].append((box, det["category_id"], score))
+    frames = []
+    for gt, dets in zip(ground_truth, per_image, strict=True):
+        xywh = np.asarray([d[0] for d in dets], "float64").reshape(-1, 4)
+        frames.append(Frame(gt.image_path, gt.width, gt.height,
+                            np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1),
+                            [categories.get(d[1], str(d[1])) for d in dets],
+                            {"category_id": np.asarray([d[1] for d in dets], "int64"), "coco_bbox": xywh},
+                            dict(gt.frame_attributes), scores=np.asarray([d[2] for d in dets], "float64")))
+    return frames
 
 
 # --- tf.data ------------------------------------------------------------------------------------------

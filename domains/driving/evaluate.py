@@ -20,63 +20,85 @@ from restoolkit.tasks import Report
 COCO_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 
-def to_coco(ground_truth, detections=None, *, class_names=None):
-    """COCO dictionaries from frames: ``(gt_dict, detections_list, category_ids)``.
+def _xywh(frame, k: int) -> list[float]:
+    if "coco_bbox" in frame.attributes:  # the file's own numbers: x + w - x is not always w in floating point
+        return [float(v) for v in frame.attributes["coco_bbox"][k]]
+    x1, y1, x2, y2 = (float(v) for v in frame.boxes[k])
+    return [x1, y1, x2 - x1, y2 - y1]
 
-    Every ground-truth frame is an image (also those without objects or detections); categories are
-    the classes with at least one ground-truth box (``class_names`` restricts them); ``iscrowd`` comes
-    from the frame's attributes when present (the only way a box is ignored).
+
+def to_coco(ground_truth, detections=None, *, class_names=None):
+    """COCO dictionaries from frames: ``(gt_dict, detections_list, category_ids)``, exactly what
+    pycocotools would read from the files the frames came from.
+
+    Image ids are the frames' own (``frame_attributes["id"]``, from :func:`read_coco`; ``1..N`` in frame
+    order otherwise); categories keep the file's ids (``attributes["category_id"]``) when every frame has
+    them; each annotation keeps its file ``area`` and ``[x, y, w, h]``; detections keep their order within
+    each image (pycocotools breaks score ties by it). Every ground-truth frame is an image (also without
+    objects or detections); categories are the classes with at least one ground-truth box
+    (``class_names`` restricts them).
     """
+    ids = [f.frame_attributes.get("id") for f in ground_truth]
+    image_ids = ids if None not in ids and len(set(ids)) == len(ids) else list(range(1, len(ground_truth) + 1))
     names = sorted({n for f in ground_truth for n in f.labels}) if class_names is None else list(class_names)
     present = [n for n in names if any(n in f.labels for f in ground_truth)]
-    cat_ids = {n: i + 1 for i, n in enumerate(present)}
+    if ground_truth and all("category_id" in f.attributes for f in ground_truth):
+        file_ids = {n: int(c) for f in ground_truth for n, c in zip(f.labels, f.attributes["category_id"], strict=True)}
+        cat_ids = {n: file_ids[n] for n in present}
+    else:
+        cat_ids = {n: i + 1 for i, n in enumerate(present)}
+    wanted = set(cat_ids.values())
     images, annotations = [], []
-    for image_id, frame in enumerate(ground_truth, start=1):
+    for image_id, frame in zip(image_ids, ground_truth, strict=True):
         images.append({"id": image_id, "width": int(frame.width), "height": int(frame.height)})
-        crowd = frame.attributes.get("iscrowd", np.zeros(len(frame), "int32"))
-        for box, name, is_crowd in zip(frame.boxes, frame.labels, crowd, strict=True):
+        crowd = frame.attributes.get("iscrowd", np.zeros(len(frame), "int64"))
+        area = frame.attributes.get("area")
+        for k, name in enumerate(frame.labels):
             if name not in cat_ids:
                 continue
-            x1, y1, x2, y2 = (float(v) for v in box)
+            box = _xywh(frame, k)
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": cat_ids[name],
-                                "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
-                                "iscrowd": int(is_crowd)})
+                                "bbox": box, "area": float(area[k]) if area is not None else box[2] * box[3],
+                                "iscrowd": int(crowd[k])})
     gt = {"images": images, "annotations": annotations,
           "categories": [{"id": i, "name": n} for n, i in cat_ids.items()]}
     dets = []
     if detections is not None:
         if len(detections) != len(ground_truth):
-            raise ValueError(f"{len(detections)} detection frames for {len(ground_truth)} ground-truth frames")
-        for image_id, frame in enumerate(detections, start=1):
+            raise ConfigError(f"{len(detections)} detection frames for {len(ground_truth)} ground-truth frames")
+        for image_id, (index, frame) in zip(image_ids, enumerate(detections), strict=True):
             if frame.scores is None:
-                raise ValueError(f"detection frame {image_id - 1} has no scores")
-            for box, name, score in zip(frame.boxes, frame.labels, frame.scores, strict=True):
-                if name in cat_ids:  # detections of a class without ground truth cannot be scored
-                    x1, y1, x2, y2 = (float(v) for v in box)
-                    dets.append({"image_id": image_id, "category_id": cat_ids[name],
-                                 "bbox": [x1, y1, x2 - x1, y2 - y1], "score": float(score)})
+                raise ConfigError(f"detection frame {index} has no scores")
+            categories = frame.attributes.get("category_id")
+            for k, (name, score) in enumerate(zip(frame.labels, frame.scores, strict=True)):
+                category = int(categories[k]) if categories is not None else cat_ids.get(name)
+                if category in wanted:  # detections of a class without ground truth cannot be scored
+                    dets.append({"image_id": image_id, "category_id": category, "bbox": _xywh(frame, k),
+                                 "score": float(score)})
     return gt, dets, cat_ids
 
 
 def coco_eval(gt: dict, dets: list) -> dict:
     """pycocotools' ``COCOeval`` on in-memory dictionaries, with its traps avoided.
 
-    All ground-truth images are evaluated; an empty detection list gives zeros (``loadRes`` would
-    fail); ``maxDets`` stays (1, 10, 100) per image and category; categories without ground truth are
-    not in ``gt`` and so do not count.
+    All ground-truth images are evaluated; with no detections at all the evaluation still runs (pycocotools'
+    ``loadRes`` cannot take an empty list), so metrics without ground truth in their range stay undefined;
+    ``maxDets`` stays (1, 10, 100) per image and category; categories without ground truth are not in ``gt``
+    and so do not count.
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    if not gt["annotations"]:
-        raise ValueError("no ground-truth boxes: COCO AP is undefined")
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO()
         coco_gt.dataset = {**gt, "info": {}, "licenses": []}
         coco_gt.createIndex()
-        if not dets:
-            return dict.fromkeys(COCO_KEYS, 0.0)
-        coco_dt = coco_gt.loadRes(dets)
+        if dets:
+            coco_dt = coco_gt.loadRes(dets)
+        else:
+            coco_dt = COCO()
+            coco_dt.dataset = {"images": gt["images"], "annotations": [], "categories": gt["categories"]}
+            coco_dt.createIndex()
         evaluator = COCOeval(coco_gt, coco_dt, "bbox")
         evaluator.params.imgIds = sorted(coco_gt.getImgIds())
         evaluator.evaluate()

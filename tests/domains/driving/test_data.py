@@ -93,7 +93,7 @@ def test_coco_reader_xywh_and_category_gaps(tmp_path):
     assert frames[0].labels == ["dog"] and frames[0].attributes["iscrowd"].tolist() == [1]
     data["annotations"][0]["category_id"] = 4
     path.write_text(json.dumps(data))
-    with pytest.raises(LabelError, match=r"annotation \[0\] id 1: category_id 4"):
+    with pytest.raises(LabelError, match=r"annotations\[0\] \(id 1\): category_id 4"):
         read_coco(path, tmp_path)
 
 
