@@ -19,8 +19,10 @@ from domains.driving.data import (
     make_dataset,
     read_bdd100k,
     read_coco,
+    read_coco_results,
     read_kitti,
     read_kitti_label,
+    read_kitti_results,
     split,
 )
 from domains.driving.draw import draw_detections
@@ -36,5 +38,5 @@ __all__ = [
     "AnchorConfig", "DetectionPreprocessor", "Frame", "LabelError", "NMSConfig", "NMS_PRESETS", "ObjectDetector",
     "anchor_recall", "coco_metrics", "detection_backbone", "draw_detections", "evaluate", "export_saved_model",
     "kitti_ap", "load_bdd100k", "load_coco", "load_kitti", "make_anchors", "make_dataset", "make_scenes",
-    "read_bdd100k", "read_coco", "read_kitti", "read_kitti_label", "split", "train",
+    "read_bdd100k", "read_coco", "read_coco_results", "read_kitti", "read_kitti_label", "read_kitti_results", "split", "train",
 ]

@@ -116,6 +116,14 @@ def read_kitti_label(label_path, *, image_path=None, size=None, clip: bool = Fal
             raise LabelError(f"{label_path}:{number}: a numeric field is not a number: {line.strip()!r}") from None
         if any(math.isnan(v) for v in values):
             raise LabelError(f"{label_path}:{number}: NaN in {line.strip()!r}")
+        if parts[0] not in KITTI_CLASSES:
+            raise LabelError(f"{label_path}:{number}: unknown class {parts[0]!r}; KITTI classes: {list(KITTI_CLASSES)}")
+        # Result files and DontCare regions write -1 here; every other label holds the devkit's values.
+        if not detections and not (parts[0] == "DontCare" and values[0] == -1 and values[1] == -1):
+            if not 0.0 <= values[0] <= 1.0:
+                raise LabelError(f"{label_path}:{number}: truncation must be in [0, 1], got {parts[1]}")
+            if values[1] not in (0.0, 1.0, 2.0, 3.0):
+                raise LabelError(f"{label_path}:{number}: occlusion must be 0, 1, 2 or 3, got {parts[2]}")
         rows.append((parts[0], *values[:14]))
         scores.append(values[14] if len(values) == 15 else np.nan)
         lines.append(number)
@@ -145,26 +153,48 @@ def read_kitti(root, *, clip: bool = False, limit: int | None = None) -> list[Fr
     return frames
 
 
+def read_kitti_results(folder, ground_truth, *, clip: bool = True) -> list[Frame]:
+    """A KITTI result folder (one ``NNNNNN.txt`` per frame, 16 fields per line: the label fields and a
+    score; any model's output) as detection frames aligned with ``ground_truth`` by file name.
+
+    A ground-truth frame without a result file is an error, as in the devkit. Boxes reaching outside the
+    image are clipped (detectors' boxes often do; the devkit does not mind): ``clip=False`` refuses them.
+    """
+    folder = Path(folder).expanduser()
+    frames = []
+    for gt in ground_truth:
+        path = folder / f"{Path(gt.image_path).stem}.txt"
+        if not path.exists():
+            raise LabelError(f"{path}: no result file for {Path(gt.image_path).name} (an empty file means no detections)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # clipping detector boxes is routine, not news
+            frames.append(read_kitti_label(path, image_path=gt.image_path, size=(gt.height, gt.width), clip=clip,
+                                           detections=True))
+    return frames
+
+
 def read_bdd100k(json_path, image_dir, *, clip: bool = False, size=(720, 1280)) -> list[Frame]:
     """BDD100K detection labels (a JSON list of frames); the 10 detection classes, attributes kept.
 
     Labels without ``box2d`` (lanes, drivable areas) are not detection objects and are left out;
     an unknown ``category`` raises.
     """
-    json_path = Path(json_path)
-    try:
-        entries = json.loads(json_path.read_text())
-    except json.JSONDecodeError as e:
-        raise LabelError(f"{json_path}: not valid JSON ({e})") from None
+    json_path = Path(json_path).expanduser()
+    entries = _load_json(json_path)
+    if not isinstance(entries, list):
+        raise LabelError(f"{json_path}: a BDD100K label file is a list of frames, got {type(entries).__name__}")
     frames = []
     for f_index, entry in enumerate(entries):
-        name = entry.get("name")
+        name = entry.get("name") if isinstance(entry, dict) else None
         if not name:
             raise LabelError(f"{json_path}: frame [{f_index}] has no 'name'")
+        if not isinstance(entry.get("labels"), list):
+            raise LabelError(f"{json_path}: frame [{f_index}] {name!r}: 'labels' must be a list (an empty list for a "
+                             f"frame without objects), got {entry.get('labels')!r}")
         image = Path(image_dir) / name
         height, width = image_size(image) if image.exists() else size
         boxes, labels, attrs = [], [], {"occluded": [], "truncated": [], "traffic_light_color": [], "id": []}
-        for l_index, label in enumerate(entry.get("labels") or []):
+        for l_index, label in enumerate(entry["labels"]):
             if "box2d" not in label:
                 continue
             where = f"{json_path}: frame [{f_index}] {name!r} label [{l_index}]"

@@ -1,6 +1,7 @@
 """Readers (KITTI on real frames, BDD100K, COCO), label errors and the tf.data pipeline."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,6 +42,11 @@ def test_kitti_reader_keeps_all_fields_on_real_frames(kitti_root):
     ("Car 0 0 0 10 10 40", "7 fields"),
     ("Car 0 0 zero 10 10 40 30 1 1 1 0 0 0 0", "not a number"),
     ("Car 0 0 0 10 10 140 30 1 1 1 0 0 0 0", "outside the 100x50 image"),
+    ("Lorry 0 0 0 10 10 40 30 1 1 1 0 0 0 0", "unknown class 'Lorry'"),
+    ("Car 1.5 0 0 10 10 40 30 1 1 1 0 0 0 0", r"truncation must be in \[0, 1\], got 1.5"),
+    ("Car -1 -1 0 10 10 40 30 1 1 1 0 0 0 0", r"truncation must be in \[0, 1\], got -1"),
+    ("Car 0 4 0 10 10 40 30 1 1 1 0 0 0 0", "occlusion must be 0, 1, 2 or 3, got 4"),
+    ("Car 0 1.5 0 10 10 40 30 1 1 1 0 0 0 0", "occlusion must be 0, 1, 2 or 3, got 1.5"),
 ])
 def test_malformed_kitti_labels_name_file_and_line(tmp_path, line, message):
     path = tmp_path / "000001.txt"
@@ -148,3 +154,65 @@ def test_anchor_recall_counts_matchable_boxes():
     good = anchors[5]
     batch = [(None, {"boxes": np.stack([good, [0, 0, 2, 60]]), "classes": np.array([0, 1])})]
     assert anchor_recall(batch, anchors) == 0.5
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", r"coco.json:1:2: not valid JSON"),
+    ('{"annotations": []}', "an object with an 'images' list"),
+    ('{"images": [{"id": 1, "height": 10}]}', r"images\[0\]: an image needs 'id', 'width' and 'height'; 'width'"),
+    ('{"images": [], "categories": [{"id": 1}]}', r"categories\[0\]: a category needs an 'id' and a 'name'"),
+    ('{"images": [{"id": 1, "width": 9, "height": 9}], "categories": [{"id": 1, "name": "car"}], '
+     '"annotations": [{"id": 7, "category_id": 1, "bbox": [0, 0, 1, 1]}]}', r"annotations\[0\] \(id 7\): 'image_id'"),
+    ('{"images": [{"id": 1, "width": 9, "height": 9}], "categories": [{"id": 1, "name": "car"}], '
+     '"annotations": [{"id": 7, "image_id": 1, "category_id": 1, "bbox": [0, "0", 1, 1]}]}',
+     r"bbox\[1\] must be a finite number, got '0'"),
+    ('{"images": [{"id": 1, "width": 9, "height": 9}], "categories": [{"id": 1, "name": "car"}], '
+     '"annotations": [{"id": 7, "image_id": 2, "category_id": 1, "bbox": [0, 0, 1, 1]}]}',
+     "image_id 2 is not in 'images'"),
+])
+def test_malformed_coco_files_name_the_file_and_entry(tmp_path, content, message):
+    from domains.driving.data import read_coco
+
+    (tmp_path / "coco.json").write_text(content)
+    with pytest.raises(LabelError, match=message):
+        read_coco(tmp_path / "coco.json", tmp_path)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"name": "a.jpg", "labels": []}', "a list of frames, got dict"),
+    ('[{"name": "a.jpg"}]', r"frame \[0\] 'a.jpg': 'labels' must be a list .* got None"),
+    ('[{"name": "a.jpg", "labels": null}]', r"frame \[0\] 'a.jpg': 'labels' must be a list"),
+])
+def test_malformed_bdd100k_files_are_refused(tmp_path, content, message):
+    from domains.driving.data import read_bdd100k
+
+    (tmp_path / "bdd.json").write_text(content)
+    with pytest.raises(LabelError, match=message):
+        read_bdd100k(tmp_path / "bdd.json", tmp_path)
+
+
+def test_kitti_result_folders_evaluate_any_models_output(kitti_root, tmp_path):
+    """Detections written as KITTI result files (16 fields) read back to the same AP as in memory."""
+    from domains.driving.data import read_kitti, read_kitti_results
+    from domains.driving.evaluate import kitti_ap
+
+    truth = read_kitti(kitti_root)
+    rng = np.random.default_rng(0)
+    (tmp_path / "results").mkdir()
+    for frame in truth:
+        lines = []
+        for box, label in zip(frame.boxes, frame.labels, strict=True):
+            if label == "DontCare":
+                continue
+            jitter = box + rng.normal(0, 2, 4)
+            lines.append(f"{label} -1 -1 -10 {jitter[0]:.2f} {jitter[1]:.2f} {jitter[2]:.2f} {jitter[3]:.2f} "
+                         f"-1 -1 -1 -1000 -1000 -1000 -10 {rng.random():.4f}")
+        (tmp_path / "results" / f"{Path(frame.image_path).stem}.txt").write_text("\n".join(lines) + "\n")
+    detections = read_kitti_results(tmp_path / "results", truth)
+    assert [len(d) for d in detections] == [sum(lab != "DontCare" for lab in f.labels) for f in truth]
+    assert detections[0].scores.dtype == np.float64
+    ap = kitti_ap(truth, detections)
+    assert ap["Car"]["moderate"]["R40"] > 0
+    (tmp_path / "results" / "000007.txt").unlink()
+    with pytest.raises(LabelError, match=r"000007.txt: no result file for 000007.png"):
+        read_kitti_results(tmp_path / "results", truth)
