@@ -74,7 +74,7 @@ def scan(folder, *, level: str = "image", workers: int = 8, progress: bool = Tru
     """
     if level not in ("image", "series"):
         raise ConfigError(f"level must be 'image' or 'series', got {level!r}")
-    root = Path(folder)
+    root = Path(folder).expanduser().resolve()  # absolute: the index must not depend on the working directory
     if not root.is_dir():
         raise FileNotFoundError(f"not a folder: {root}")
     files = sorted(str(p) for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
@@ -357,7 +357,8 @@ def make_dataset(
         load = partial(load_volume, window=window, volume_shape=tuple(volume_shape), channels=channels)
     if column not in index:
         raise LabelError(f"index has no {column!r} column: use scan(level={'image' if column == 'path' else 'series'!r})")
-    keys = [list(v) if column == "paths" else v for v in index[column]]
+    # Absolute paths: the decoding processes live on and do not follow the caller's working directory.
+    keys = [[os.path.abspath(p) for p in v] if column == "paths" else os.path.abspath(v) for v in index[column]]
     if label is not None and label not in index:
         raise LabelError(f"index has no label column {label!r}: call attach_labels first")
     labels = index[label].to_numpy("float32") if label is not None else np.zeros(len(index), "float32")

@@ -179,3 +179,20 @@ def test_volume_dataset(study):
     assert x.shape == (min(2, len(ct)), 4, 24, 24, 1) and y.shape == (min(2, len(ct)),)
     with pytest.raises(LabelError, match="scan\\(level='series'\\)"):
         make_dataset(scan(root, progress=False), volume_shape=(4, 24, 24))
+
+
+def test_index_paths_do_not_depend_on_the_working_directory(study, tmp_path, monkeypatch):
+    """Found by the README test: a relative folder gave relative paths, which the long-lived decoding
+    processes resolved against their own working directory."""
+    import os
+
+    root, _ = study
+    monkeypatch.chdir(root.parent)
+    index = scan(root.name, progress=False)
+    assert all(os.path.isabs(p) for p in index["path"])
+    monkeypatch.chdir(tmp_path)
+    relative = index.head(4).assign(path=[os.path.relpath(p, root.parent) for p in index["path"].head(4)])
+    monkeypatch.chdir(root.parent)  # the caller's folder when the index was made relative …
+    ds = make_dataset(relative, label=None, image_size=(32, 32), workers=2, batch_size=4)
+    monkeypatch.chdir(tmp_path)  # … then the caller moves on: the pipeline still reads the files
+    assert tuple(next(iter(ds)).shape) == (4, 32, 32, 1)
