@@ -31,6 +31,9 @@ class NMSConfig:
     max_per_class: int = 100
     max_detections: int = 100
     pre_nms_top_k: int = 5000
+    # One box per object whatever its class (a car must not also come out as a cyclist): each anchor keeps
+    # its best class, then one NMS over all classes. COCO evaluation is per class by convention.
+    class_agnostic: bool = False
 
 
 NMS_PRESETS = {
@@ -38,7 +41,7 @@ NMS_PRESETS = {
     "evaluation": NMSConfig(score_threshold=0.05, iou_threshold=0.5, max_per_class=100, max_detections=100),
     # A starting point for a car: fewer, surer boxes (tune score_threshold on validation).
     "deployment": NMSConfig(score_threshold=0.3, iou_threshold=0.45, max_per_class=50, max_detections=50,
-                            pre_nms_top_k=1000),
+                            pre_nms_top_k=1000, class_agnostic=True),
 }
 
 
@@ -294,12 +297,36 @@ def postprocess(raw, anchors, input_size, nms: NMSConfig):
     _, top = tf.math.top_k(tf.reduce_max(scores, -1), k=k)
     boxes = tf.gather(boxes, top, batch_dims=1)
     scores = tf.gather(scores, top, batch_dims=1)
+    if nms.class_agnostic:
+        return _class_agnostic_nms(boxes, scores, nms)
     out = tf.image.combined_non_max_suppression(
         boxes[:, :, None, :], scores, max_output_size_per_class=nms.max_per_class,
         max_total_size=nms.max_detections, iou_threshold=nms.iou_threshold, score_threshold=nms.score_threshold,
         clip_boxes=False)
     return {"boxes": out.nmsed_boxes, "scores": out.nmsed_scores, "classes": tf.cast(out.nmsed_classes, tf.int32),
             "num_detections": out.valid_detections}
+
+
+def _class_agnostic_nms(boxes, scores, nms: NMSConfig):
+    """NMS over all classes at once: every anchor keeps its best class and score."""
+    import tensorflow as tf
+
+    k = nms.max_detections
+
+    def one(args):
+        b, s = args
+        best, cls = tf.reduce_max(s, -1), tf.argmax(s, -1, output_type=tf.int32)
+        keep = tf.image.non_max_suppression(b, best, max_output_size=k, iou_threshold=nms.iou_threshold,
+                                            score_threshold=nms.score_threshold)
+        n = tf.shape(keep)[0]
+        pad = k - n
+        return (tf.pad(tf.gather(b, keep), [[0, pad], [0, 0]]), tf.pad(tf.gather(best, keep), [[0, pad]]),
+                tf.pad(tf.gather(cls, keep), [[0, pad]]), n)
+
+    out = tf.map_fn(one, (boxes, scores), fn_output_signature=(
+        tf.TensorSpec([k, 4], tf.float32), tf.TensorSpec([k], tf.float32), tf.TensorSpec([k], tf.int32),
+        tf.TensorSpec([], tf.int32)))
+    return {"boxes": out[0], "scores": out[1], "classes": out[2], "num_detections": out[3]}
 
 
 def anchor_recall(dataset, anchors, *, iou: float = 0.5) -> float:

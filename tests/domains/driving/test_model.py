@@ -89,6 +89,13 @@ def test_nms_is_per_class_and_respects_the_preset():
     assert [c for c, _ in kept] == [0, 1] and [s for _, s in kept] == pytest.approx([0.9, 0.7])
     strict = postprocess(raw, anchors, (100, 100), NMSConfig(score_threshold=0.75))
     assert int(strict["num_detections"][0]) == 1
+    # Class-agnostic (the deployment preset): one box per object; each anchor keeps its best class.
+    agnostic = postprocess(raw, anchors, (100, 100), NMSConfig(score_threshold=0.03, class_agnostic=True))
+    n = int(agnostic["num_detections"][0])
+    assert n == 2 and agnostic["classes"][0, :n].numpy().tolist() == [0, 0]
+    np.testing.assert_allclose(agnostic["scores"][0, :n].numpy(), [0.9, 0.04], rtol=1e-5)
+    np.testing.assert_allclose(agnostic["boxes"][0, 0].numpy(), anchors[0], atol=1e-4)
+    assert NMS_PRESETS["deployment"].class_agnostic and not NMS_PRESETS["evaluation"].class_agnostic
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +124,9 @@ def test_detector_save_load_and_detect_in_image_pixels(small_detector, image, tm
     small_detector.save(tmp_path / "det.keras")
     again = keras.saving.load_model(tmp_path / "det.keras", safe_mode=True)
     assert isinstance(again, ObjectDetector) and again.nms == small_detector.nms
+    deployed = again.predict([array], nms="deployment")[0]  # class-agnostic NMS inside predict_step too
+    assert len(deployed) <= 50 and np.all(deployed.scores >= 0.3)
+    assert again.nms == small_detector.nms  # the per-call setting did not stick
     second = again.predict([array])[0]
     np.testing.assert_allclose(second.boxes, first.boxes, atol=1e-3)
     assert second.labels == first.labels
