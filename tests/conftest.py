@@ -2,6 +2,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Pseudonym keys of the test run live in a temporary folder, never in the user's ~/.restoolkit.
+if "RESTOOLKIT_PSEUDONYM_KEY_FILE" not in os.environ:
+    import tempfile
+
+    os.environ["RESTOOLKIT_PSEUDONYM_KEY_FILE"] = os.path.join(tempfile.mkdtemp(prefix="restoolkit-key-"), "key")
 
 from pathlib import Path  # noqa: E402
 

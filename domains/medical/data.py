@@ -152,7 +152,9 @@ def attach_labels(index: pd.DataFrame, labels, *, on: str = "study", key: str | 
         raise LabelError(f"{source}: column {label!r} is empty on line(s) {rows}")
     keys = table[key].astype(str)
     if on == "patient":
-        keys = keys.map(lambda v: hashlib.sha256(v.encode()).hexdigest()[:16])
+        from domains.medical.pseudonyms import pseudonym
+
+        keys = keys.map(pseudonym)
     mapping = pd.DataFrame({on: keys, "label": table[label].to_numpy()}).drop_duplicates()
     conflicting = mapping[on][mapping[on].duplicated()]
     if len(conflicting):

@@ -11,7 +11,6 @@ patient ids) never appear in messages or metadata.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from collections import defaultdict
@@ -70,9 +69,10 @@ class SeriesError(DicomError):
 
 
 def patient_hash(ds) -> str:
-    """A stable, non-reversible id for the patient (first 16 hex digits of SHA-256 of PatientID)."""
-    value = str(ds.get("PatientID", "") or "")
-    return hashlib.sha256(value.encode()).hexdigest()[:16] if value else ""
+    """The patient's pseudonym: a keyed hash of PatientID (see :mod:`domains.medical.pseudonyms`)."""
+    from domains.medical.pseudonyms import pseudonym
+
+    return pseudonym(str(ds.get("PatientID", "") or ""))
 
 
 def _open(path, *, pixels: bool, defer: bool = True):

@@ -166,3 +166,6 @@ def test_end_to_end_scan_split_train_evaluate(tmp_path):
     assert (tmp_path / "report" / "reliability.png").stat().st_size > 1000
     for value in list(labels["patient_id"]) + list(labels["patient_name"]):
         assert value not in written
+    from domains.medical.pseudonyms import project_key
+
+    assert project_key().hex() not in written  # the pseudonym key stays outside every output
