@@ -179,6 +179,11 @@ class Schema:
             raise SchemaError(f"{where}: missing column(s) {missing}; columns present: {list(df.columns)}")
         out = df.copy()
         for column in self.numeric:
+            if pd.api.types.is_datetime64_any_dtype(out[column]) or pd.api.types.is_timedelta64_dtype(out[column]):
+                raise SchemaError(f"{where}: column {column!r} holds dates or durations, not numbers (read as numbers "
+                                  "they would be nanoseconds); make it the schema's `time` column, or convert it to "
+                                  "seconds or days yourself")
+            # Booleans are accepted as 0 / 1 (flags such as "during weekend" are features like any other).
             values = pd.to_numeric(out[column], errors="coerce")
             bad = values.isna() & out[column].notna()
             if bad.any():
@@ -187,6 +192,11 @@ class Schema:
             if np.isinf(values).any():
                 raise SchemaError(f"{where}: column {column!r} holds an infinite value (row "
                                   f"{int(np.flatnonzero(np.isinf(values))[0])})")
+            too_big = np.abs(values.to_numpy("float64")) > np.finfo("float32").max
+            if too_big.any():
+                row = int(np.flatnonzero(too_big)[0])
+                raise SchemaError(f"{where}: column {column!r} row {row} holds {float(values.iloc[row])!r}, beyond float32's "
+                                  "range (the model computes in float32: it would become inf)")
             if values.isna().any() and column not in self.nullable:
                 raise SchemaError(f"{where}: column {column!r} has {int(values.isna().sum())} missing value(s) and "
                                   "is not declared nullable")
@@ -205,6 +215,8 @@ class Schema:
         return out
 
 
+# ``Time`` is seconds since the first transaction: a feature and the time order (time_split reads numbers
+# as seconds by default).
 CREDITCARD_SCHEMA = Schema(numeric=["Time", *[f"V{i}" for i in range(1, 29)], "Amount"], target="Class")
 
 
@@ -232,8 +244,19 @@ SIMULATED_SCHEMA = Schema(
 
 # --- time-ordered splits --------------------------------------------------------------------------------
 
+def _times(df: pd.DataFrame, time: str, unit: str) -> pd.Series:
+    """The time column as timestamps: datetimes as they are, numbers as ``unit`` since an origin."""
+    column = df[time]
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column
+    if pd.api.types.is_numeric_dtype(column):
+        return pd.Timestamp(0) + pd.to_timedelta(column.astype("float64"), unit=unit)
+    raise SchemaError(f"time column {time!r} must hold datetimes or numbers ({unit}), got {column.dtype}")
+
+
 def time_split(df: pd.DataFrame, *, train_days: int, delay_days: int, test_days: int, start=None,
-               time: str = "tx_datetime", card: str | None = "customer_id", target: str = "tx_fraud"):
+               time: str = "tx_datetime", card: str | None = "customer_id", target: str = "tx_fraud",
+               time_unit: str = "s"):
     """Train on ``train_days``, skip ``delay_days`` (labels not yet known), test on ``test_days``.
 
     Cards known to be compromised by the end of the training period (a fraud among their training
@@ -242,18 +265,21 @@ def time_split(df: pd.DataFrame, *, train_days: int, delay_days: int, test_days:
     Returns:
         ``(train, test)`` DataFrames.
     """
-    start = pd.Timestamp(start) if start is not None else df[time].min().normalize()
+    if time not in df:
+        raise SchemaError(f"time column {time!r} is not in the table; columns: {list(df.columns)}")
+    times = _times(df, time, time_unit)
+    start = pd.Timestamp(start) if start is not None else times.min().normalize()
     train_end = start + pd.Timedelta(days=train_days)
     test_start = train_end + pd.Timedelta(days=delay_days)
     test_end = test_start + pd.Timedelta(days=test_days)
-    train = df[(df[time] >= start) & (df[time] < train_end)]
-    test = df[(df[time] >= test_start) & (df[time] < test_end)]
+    train = df[(times >= start) & (times < train_end)]
+    test = df[(times >= test_start) & (times < test_end)]
     if card is not None:  # only a table with a card column can drop the cards already known compromised
         known = set(train.loc[train[target] == 1, card])
         test = test[~test[card].isin(known)]
     if len(train) == 0 or len(test) == 0:
-        raise ValueError(f"empty split: train {len(train)} rows from {start.date()}, test {len(test)} rows from "
-                         f"{test_start.date()} (data spans {df[time].min().date()}–{df[time].max().date()})")
+        raise ConfigError(f"empty split: train {len(train)} rows from {start}, test {len(test)} rows from "
+                          f"{test_start} (the data spans {times.min()} – {times.max()})")
     return train.copy(), test.copy()
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from restoolkit.errors import ConfigError
 from restoolkit.tasks import Report
 
 
@@ -131,12 +132,16 @@ def evaluate(task, data: pd.DataFrame, *, k: int = 100, bins: int = 10, scores=N
 
 
 def compare(df: pd.DataFrame, *, schema=None, train_days: int = 42, delay_days: int = 7, test_days: int = 21,
-            run_dir=None, epochs: int = 15, k: int = 100, seed: int = 0, models=None,
+            run_dir=None, epochs: int = 15, k: int = 100, seed: int = 0, models=None, fractions=None,
             **train_kwargs) -> pd.DataFrame:
     """Our residual MLP and the baselines on one time split, in one table.
 
     Baselines: logistic regression (standardised numeric columns, one-hot categories) and
     ``HistGradientBoostingClassifier`` (native categorical support), both from scikit-learn.
+
+    The split is by days (``train_days``, ``delay_days``, ``test_days``; a numeric time column counts
+    seconds), or, with ``fractions`` such as ``(0.8, 0.2)``, by shares of rows in time order (first part
+    trains, last part tests): the public credit-card table spans only two days.
 
     ``run_dir`` is where our model trains; by default a new temporary folder, so no call ever reports
     a model trained by an earlier one.
@@ -160,8 +165,17 @@ def compare(df: pd.DataFrame, *, schema=None, train_days: int = 42, delay_days: 
     schema = schema or SIMULATED_SCHEMA
     run_dir = run_dir if run_dir is not None else tempfile.mkdtemp(prefix="restoolkit-fraud-compare-")
     card = schema.ids[0] if schema.ids else None
-    train, test = time_split(df, train_days=train_days, delay_days=delay_days, test_days=test_days,
-                             time=schema.time, card=card, target=schema.target)
+    time_column = schema.time or ("Time" if "Time" in df else None)  # the public credit-card table: seconds
+    if time_column is None:
+        raise ConfigError("compare needs a time order: the schema's `time` column")
+    if fractions is not None:
+        from domains.fraud.data import split
+
+        parts = split(df.sort_values(time_column, kind="stable"), fractions=tuple(fractions))
+        train, test = parts[0], parts[-1]
+    else:
+        train, test = time_split(df, train_days=train_days, delay_days=delay_days, test_days=test_days,
+                                 time=time_column, card=card, target=schema.target)
     train, test = schema.validate(train, where="train"), schema.validate(test, where="test")
     known = set(train.loc[train[schema.target] == 1, "customer_id"]) if "customer_id" in train else set()
     x_cols = schema.numeric + schema.categorical

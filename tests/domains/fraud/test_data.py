@@ -98,3 +98,42 @@ def test_time_split_leaves_a_gap_and_removes_known_compromised_cards(transaction
     with pytest.raises(ValueError, match="empty split"):
         time_split(transactions, train_days=35, delay_days=7, test_days=14, start="2030-01-01")
     assert SIMULATED_SCHEMA.validate(train)["merchant_category"].dtype == object
+
+
+def _creditcard_like(n=3000, seed=0):
+    """A table in the public credit-card layout: Time in seconds over two days, V1..V28, Amount, Class."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"Time": np.sort(rng.uniform(0, 172_800, n))})
+    for i in range(1, 29):
+        df[f"V{i}"] = rng.normal(size=n)
+    df["Amount"] = rng.gamma(2, 40, n)
+    df["Class"] = ((df["V1"] + 0.5 * df["V2"] > 2.6) | (rng.random(n) < 0.002)).astype(int)
+    return df
+
+
+def test_compare_and_time_split_run_on_the_creditcard_schema():
+    from domains.fraud import CREDITCARD_SCHEMA, compare, time_split
+
+    df = _creditcard_like()
+    train, test = time_split(df, train_days=1, delay_days=0, test_days=1, time="Time", card=None, target="Class")
+    assert train["Time"].max() < 86_400 <= test["Time"].min() and len(train) + len(test) == len(df)
+    table = compare(df, schema=CREDITCARD_SCHEMA, fractions=(0.8, 0.2), epochs=1,
+                    models=("resmlp", "logistic_regression"))
+    assert list(table.index) == ["resmlp (ours)", "logistic regression"]
+    test = df.iloc[int(round(0.8 * len(df))):]  # the last 20% of rows in time order
+    assert table.loc["logistic regression", "prevalence"] == test["Class"].mean()
+    assert table.loc["logistic regression", "auprc"] > 3 * test["Class"].mean()
+
+
+def test_schema_refuses_datetimes_as_numbers_and_float32_overflow():
+    from domains.fraud import Schema, SchemaError
+
+    schema = Schema(numeric=["t", "amount", "flag"], target="y")
+    ok = pd.DataFrame({"t": [1.0, 2.0], "amount": [3.0, 4.0], "flag": [True, False], "y": [0, 1]})
+    assert schema.validate(ok)["flag"].tolist() == [1.0, 0.0]  # booleans are 0 / 1 features
+    with pytest.raises(SchemaError, match="column 't' holds dates or durations"):
+        schema.validate(ok.assign(t=pd.to_datetime(["2026-01-01", "2026-01-02"])))
+    with pytest.raises(SchemaError, match=r"column 'amount' row 1 holds 1e\+39, beyond float32's range"):
+        schema.validate(ok.assign(amount=[1.0, 1e39]))
+    with pytest.raises(SchemaError, match="row 0 holds 1e\\+300"):
+        schema.validate(ok.assign(amount=[1e300, 1.0]))
