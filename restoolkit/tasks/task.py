@@ -12,7 +12,6 @@ Every domain task (``domains.medical.ImageClassifier``, ``domains.driving.Object
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
@@ -169,13 +168,3 @@ class Task(keras.Model):
         return save_preset(self, folder, metadata={"task": type(self).__name__, **(metadata or {})},
                            preprocessing=preprocessor.get_config() if preprocessor is not None else {},
                            arch={"task": f"{type(self).__module__}.{type(self).__name__}"})
-
-
-def describe_presets(cls) -> str:
-    """A Markdown table of a task class's built-in presets."""
-    rows = [f"| `{name}` | {p['description']} |" for name, p in cls.presets.items()]
-    return "\n".join(["| preset | description |", "|---|---|", *rows])
-
-
-def write_json(path: Path, obj) -> None:
-    Path(path).write_text(json.dumps(obj, indent=2, default=str))
