@@ -95,7 +95,7 @@ def read_kitti_label(label_path, *, image_path=None, size=None, clip: bool = Fal
         :class:`Frame` with every object, ``DontCare`` included, and ``truncated``, ``occluded``,
         ``alpha``, ``dimensions`` (h, w, l), ``location`` (x, y, z), ``rotation_y`` attributes.
     """
-    label_path = Path(label_path)
+    label_path = Path(label_path).expanduser()
     if size is None:
         if image_path is None:
             raise ValueError("read_kitti_label needs image_path or size to check the boxes")
@@ -140,7 +140,7 @@ def read_kitti_label(label_path, *, image_path=None, size=None, clip: bool = Fal
 
 def read_kitti(root, *, clip: bool = False, limit: int | None = None) -> list[Frame]:
     """All frames of a KITTI object folder: ``root/image_2/*.png`` with ``root/label_2/*.txt``."""
-    root = Path(root)
+    root = Path(root).expanduser()
     images = sorted((root / "image_2").glob("*.png"))[:limit]
     if not images:
         raise FileNotFoundError(f"no images in {root / 'image_2'}")

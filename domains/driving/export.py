@@ -44,7 +44,7 @@ def export_saved_model(task, path) -> Path:
             return {**out, "boxes": boxes}
 
     module = Serving()
-    path = Path(path)
+    path = Path(path).expanduser()
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve,
                                                       "detect_image": module.detect_image})
     return path

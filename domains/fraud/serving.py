@@ -172,7 +172,7 @@ def export_scorer(model, path, schema) -> Path:
     import keras
     import tensorflow as tf
 
-    path = Path(path)
+    path = Path(path).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     encoder = model.get_layer("encoder")
     arrays: dict[str, np.ndarray] = {}
@@ -240,7 +240,7 @@ class Scorer:
 
     @classmethod
     def load(cls, path, *, engine: str = "numpy") -> Scorer:
-        path = Path(path)
+        path = Path(path).expanduser()
         if engine not in ("numpy", "savedmodel"):
             raise ValueError(f"engine must be 'numpy' or 'savedmodel', got {engine!r}")
         config = json.loads((path / "scorer.json").read_text())

@@ -141,7 +141,7 @@ def attach_labels(index: pd.DataFrame, labels, *, on: str = "study", key: str | 
     Raises:
         LabelError: a column is missing, a key has two different labels, or images lack labels.
     """
-    table = pd.read_csv(labels) if isinstance(labels, str | os.PathLike) else labels.copy()
+    table = pd.read_csv(Path(labels).expanduser()) if isinstance(labels, str | os.PathLike) else labels.copy()
     source = str(labels) if isinstance(labels, str | os.PathLike) else "labels"
     key = key or {"study": "study_uid", "series": "series_uid", "sop": "sop_uid", "patient": "patient_id"}[on]
     for column in (key, label):

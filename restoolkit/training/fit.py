@@ -353,7 +353,7 @@ def fit(
     replicas = strat.num_replicas_in_sync
     global_batch = batch_size * replicas
     chief = is_chief(strat)
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).expanduser()
     write_dir = run_dir if chief else Path(tempfile.mkdtemp(prefix="restoolkit-worker-"))
     write_dir.mkdir(parents=True, exist_ok=True)
 
