@@ -163,3 +163,21 @@ def transfer_weights(source: keras.Model, target: keras.Model, *, adapt: str = "
                          f"{len(unused)} source weights have no place in the target (first: {unused[:3]}); "
                          "are source and target the same architecture?")
     return report
+
+
+def as_model(source) -> keras.Model:
+    """A weight source as a model: a ``keras.Model``, a preset folder or a ``.keras`` file (``~`` expanded)."""
+    import os
+
+    from restoolkit.errors import ConfigError
+
+    if isinstance(source, keras.Model):
+        return source
+    path = os.path.expanduser(os.fspath(source))
+    if os.path.isdir(path):
+        from restoolkit.presets import load_preset
+
+        return load_preset(path)
+    if path.endswith(".keras"):
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    raise ConfigError(f"weights must be a keras.Model, a preset folder or a .keras file, got {source!r}")

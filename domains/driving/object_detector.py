@@ -116,10 +116,9 @@ class ObjectDetector(Task):
     def load_backbone_weights(self, source, *, adapt: str = "auto") -> dict:
         """Copies a pretrained classifier's or backbone's weights (same registry architecture: a
         :func:`restoolkit.load_backbone` model, a preset folder, a ``.keras`` file) into the backbone."""
-        from domains.medical.image_classifier import _as_model
-        from restoolkit.weights import transfer_weights
+        from restoolkit.weights import as_model, transfer_weights
 
-        report = transfer_weights(_as_model(source), self.backbone, adapt=adapt, reset=("predictions", "head_dropout"))
+        report = transfer_weights(as_model(source), self.backbone, adapt=adapt, reset=("predictions", "head_dropout"))
         self.mark_weights_changed()
         return report
 

@@ -109,9 +109,9 @@ class ImageClassifier(Task):
         ``source``: a ``keras.Model`` (e.g. ``restoolkit.load_backbone("resnet50", weights="torchvision")``),
         a preset folder or a ``.keras`` file.
         """
-        from restoolkit.weights import transfer_weights
+        from restoolkit.weights import as_model, transfer_weights
 
-        report = transfer_weights(_as_model(source), self, adapt=adapt, reset=self._head_layers())
+        report = transfer_weights(as_model(source), self, adapt=adapt, reset=self._head_layers())
         self.mark_weights_changed()
         return report
 
@@ -137,21 +137,6 @@ class ImageClassifier(Task):
         if isinstance(x, pd.DataFrame):
             x = make_dataset(x, label=None, batch_size=batch_size, **self.preprocessor.dataset_options())
         return super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
-
-
-def _as_model(source) -> keras.Model:
-    import os
-
-    if isinstance(source, keras.Model):
-        return source
-    path = os.path.expanduser(os.fspath(source))
-    if os.path.isdir(path):
-        from restoolkit.presets import load_preset
-
-        return load_preset(path)
-    if path.endswith(".keras"):
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
-    raise ConfigError(f"weights must be a keras.Model, a preset folder or a .keras file, got {source!r}")
 
 
 __all__ = ["ImageClassifier"]
