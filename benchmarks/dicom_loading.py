@@ -42,7 +42,8 @@ def main():
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--image-size", type=int, default=128)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp())
+    scratch = tempfile.TemporaryDirectory()  # removed when main returns
+    work = Path(scratch.name)
     make_study_folder(work / "study", args.patients, size=args.size, seed=0)
     index = scan(work / "study", progress=False)
     paths = list(index["path"])

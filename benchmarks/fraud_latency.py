@@ -10,6 +10,7 @@ import os
 import platform
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -56,8 +57,9 @@ def main():
     train, test = time_split(df, train_days=35, delay_days=7, test_days=14)
     model = FraudClassifier.from_table(train, SIMULATED_SCHEMA, backbone_options={"width": args.width,
                                                                                   "depth": args.depth})
-    train(model, train, run_dir=tempfile.mkdtemp(), epochs=1, verbose=0)
-    folder = export_scorer(model, tempfile.mkdtemp(), SIMULATED_SCHEMA)
+    scratch = tempfile.TemporaryDirectory()  # removed when main returns
+    train(model, train, run_dir=Path(scratch.name) / "run", epochs=1, verbose=0)
+    folder = export_scorer(model, Path(scratch.name) / "scorer", SIMULATED_SCHEMA)
     fast, saved = Scorer.load(folder), Scorer.load(folder, engine="savedmodel")
     test = SIMULATED_SCHEMA.validate(test)
     row = test.iloc[0][SIMULATED_SCHEMA.features].to_dict()

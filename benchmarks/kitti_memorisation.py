@@ -39,8 +39,9 @@ def main():
     task = ObjectDetector("resnet18", preprocessor={"input_size": size}, fpn_width=args.fpn_width,
                           head_width=args.head_width, head_depth=args.head_depth, freeze_at=0, frozen_bn=False,
                           anchor_config={"size_multiplier": args.anchor_multiplier})
+    scratch = tempfile.TemporaryDirectory()  # removed when main returns
     start = time.perf_counter()
-    train(task, frames, None, run_dir=tempfile.mkdtemp(), epochs=args.steps, batch_size=3, learning_rate=args.lr,
+    train(task, frames, None, run_dir=scratch.name, epochs=args.steps, batch_size=3, learning_rate=args.lr,
           augment=args.augment, verbose=0)
     seconds = time.perf_counter() - start
     report = evaluate(task, frames)

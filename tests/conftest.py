@@ -27,6 +27,21 @@ def _float32_policy_and_seed():
     keras.config.set_dtype_policy("float32")
 
 
+@pytest.fixture(autouse=True)
+def _private_temporary_folder(tmp_path_factory, monkeypatch):
+    """Whatever a test (or the code under it, or a notebook kernel it starts) writes with ``tempfile`` goes
+    to a folder of its own that is removed afterwards: a full run must not fill the disk with run
+    directories and saved models (CI machines have little space)."""
+    import shutil
+    import tempfile
+
+    folder = tmp_path_factory.mktemp("tempfile")
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

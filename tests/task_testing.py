@@ -38,9 +38,9 @@ def _without_names(config):
 def run_model_saving_test(model, x, *, atol: float = 1e-6):
     """``.keras`` with ``safe_mode=True`` reloads the same class with identical outputs; a task rebuilt by
     ``from_config(get_config())`` has the same config."""
-    folder = Path(tempfile.mkdtemp())
-    model.save(folder / "model.keras")
-    again = keras.saving.load_model(folder / "model.keras", safe_mode=True)
+    with tempfile.TemporaryDirectory() as folder:  # large entries are hundreds of MB: never left behind
+        model.save(Path(folder) / "model.keras")
+        again = keras.saving.load_model(Path(folder) / "model.keras", safe_mode=True)
     assert type(again) is type(model)
     np.testing.assert_allclose(_predict(again, x), _predict(model, x), atol=atol)
     from restoolkit.tasks import Task
@@ -73,11 +73,12 @@ def run_preset_test(cls, preset, x, *, atol: float = 1e-6):
     """A preset loads by name or folder; ``save_to_preset`` → ``from_preset`` gives identical outputs;
     ``load_weights=False`` gives the same architecture with fresh weights; unknown names are refused."""
     task = cls.from_preset(preset)
-    folder = task.save_to_preset(Path(tempfile.mkdtemp()) / "preset")
-    again = cls.from_preset(folder)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = task.save_to_preset(Path(scratch) / "preset")
+        again = cls.from_preset(folder)
+        fresh = cls.from_preset(folder, load_weights=False)
     assert type(again) is cls
     np.testing.assert_allclose(_predict(again, x), _predict(task, x), atol=atol)
-    fresh = cls.from_preset(folder, load_weights=False)
     assert [w.shape for w in fresh.weights] == [w.shape for w in task.weights]
     assert any(not np.array_equal(a.numpy(), b.numpy()) for a, b in zip(fresh.weights, task.weights, strict=True))
     with pytest.raises(PresetError, match="unknown preset"):

@@ -3,6 +3,7 @@ offline, with files made here."""
 
 import json
 import os
+from pathlib import Path
 
 import h5py
 import keras
@@ -236,6 +237,9 @@ def test_pretrain_builds_presets_that_the_tasks_load(tmp_path, monkeypatch):
 
     monkeypatch.setenv("RESTOOLKIT_HOME", str(tmp_path))
     assert main(["pretrain", "--small"]) == 0
+    import tempfile
+
+    assert not [p for p in Path(tempfile.gettempdir()).iterdir() if not p.name.startswith("__autograph")], "pretrain left its work folders behind"
     names = {p["name"]: p for p in list_presets()}
     assert all(names[n]["built"] for n in ("resnet18_synthetic_radiographs", "retinanet_resnet18_synthetic_scenes"))
     radiographs = tmp_path / "presets" / "resnet18_synthetic_radiographs"

@@ -85,20 +85,21 @@ def scenes_recipe(out: Path, small: bool, seed: int = 0) -> Path:
     from domains.driving import ObjectDetector, evaluate, load_kitti, make_scenes, train
 
     n, size, epochs = (12, (64, 192), 1) if small else (96, (128, 384), 10)
-    work = Path(tempfile.mkdtemp(prefix="pretrain-scenes-"))
-    make_scenes(work / "train", n, image_size=size, seed=seed + 1, depth_range=(5, 18))
-    make_scenes(work / "val", max(4, n // 4), image_size=size, seed=seed + 2, depth_range=(5, 18))
-    train_frames, val_frames = load_kitti(work / "train"), load_kitti(work / "val")
-    print(f"scenes: {len(train_frames)} training scenes at {size}, {epochs} epochs", flush=True)
-    task = ObjectDetector("resnet18", preprocessor={"input_size": size}, **SMALL_HEADS)
-    train(task, train_frames, None, run_dir=work / "run", epochs=epochs, batch_size=8, verbose=2, seed=seed)
-    ap = evaluate(task, val_frames).metrics
-    return task.save_to_preset(out / "retinanet_resnet18_synthetic_scenes", metadata={
-        "description": ObjectDetector.presets["retinanet_resnet18_synthetic_scenes"]["description"],
-        "training_data": f"domains.driving.synthetic.make_scenes({n}, {size}, seed {seed + 1})",
-        "metrics": json.loads(json.dumps({"val_AP50": round(ap["AP50"], 4), "val_scenes": len(val_frames)})),
-        "license": "Apache-2.0 (weights trained on generated data)",
-        "command": "python -m restoolkit pretrain" + (" --small" if small else "")})
+    with tempfile.TemporaryDirectory(prefix="pretrain-scenes-") as scratch:  # removed even when training fails
+        work = Path(scratch)
+        make_scenes(work / "train", n, image_size=size, seed=seed + 1, depth_range=(5, 18))
+        make_scenes(work / "val", max(4, n // 4), image_size=size, seed=seed + 2, depth_range=(5, 18))
+        train_frames, val_frames = load_kitti(work / "train"), load_kitti(work / "val")
+        print(f"scenes: {len(train_frames)} training scenes at {size}, {epochs} epochs", flush=True)
+        task = ObjectDetector("resnet18", preprocessor={"input_size": size}, **SMALL_HEADS)
+        train(task, train_frames, None, run_dir=work / "run", epochs=epochs, batch_size=8, verbose=2, seed=seed)
+        ap = evaluate(task, val_frames).metrics
+        return task.save_to_preset(out / "retinanet_resnet18_synthetic_scenes", metadata={
+            "description": ObjectDetector.presets["retinanet_resnet18_synthetic_scenes"]["description"],
+            "training_data": f"domains.driving.synthetic.make_scenes({n}, {size}, seed {seed + 1})",
+            "metrics": json.loads(json.dumps({"val_AP50": round(ap["AP50"], 4), "val_scenes": len(val_frames)})),
+            "license": "Apache-2.0 (weights trained on generated data)",
+            "command": "python -m restoolkit pretrain" + (" --small" if small else "")})
 
 
 APP = DomainApp(

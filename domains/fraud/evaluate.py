@@ -163,7 +163,10 @@ def compare(df: pd.DataFrame, *, schema=None, train_days: int = 42, delay_days: 
     from domains.fraud.train import train as train_task
 
     schema = schema or SIMULATED_SCHEMA
-    run_dir = run_dir if run_dir is not None else tempfile.mkdtemp(prefix="restoolkit-fraud-compare-")
+    scratch = None
+    if run_dir is None:  # a fresh run directory each call, removed afterwards: a compare never reuses a model
+        scratch = tempfile.TemporaryDirectory(prefix="restoolkit-fraud-compare-")
+        run_dir = scratch.name
     card = schema.ids[0] if schema.ids else None
     time_column = schema.time or ("Time" if "Time" in df else None)  # the public credit-card table: seconds
     if time_column is None:
@@ -212,4 +215,6 @@ def compare(df: pd.DataFrame, *, schema=None, train_days: int = 42, delay_days: 
         hgb.fit(train[x_cols].astype(to_cat), y_train)
         record("hist gradient boosting", hgb.predict_proba(test[x_cols].astype(to_cat))[:, 1],
                time.perf_counter() - start)
+    if scratch is not None:
+        scratch.cleanup()
     return pd.DataFrame(rows).set_index("model")

@@ -94,23 +94,24 @@ def radiographs_recipe(out: Path, small: bool, seed: int = 0) -> Path:
     from domains.medical import ImageClassifier, evaluate, load_study, make_study_folder, split, train
 
     patients, size, epochs = (40, 48, 2) if small else (160, 96, 10)
-    work = Path(tempfile.mkdtemp(prefix="pretrain-cxr-"))
-    make_study_folder(work / "study", patients, size=size, ct_fraction=0.0, seed=seed)
-    index = split(load_study(work / "study", work / "study" / "labels.csv", progress=False),
-                  fractions=(0.7, 0.15, 0.15), seed=seed)
-    parts = {s: index[index["split"] == s] for s in ("train", "validation", "test")}
-    print(f"radiographs: {len(index)} images of {index['patient'].nunique()} patients, {epochs} epochs", flush=True)
-    task = ImageClassifier("resnet18", preprocessor={"image_size": (size, size), "channels": 1})
-    train(task, parts["train"], parts["validation"], run_dir=work / "run", epochs=epochs, verbose=2, seed=seed)
-    report = evaluate(task, parts["test"], validation=parts["validation"], n_bootstrap=200)
-    metrics = {"test_auroc": round(report.metrics["auroc"], 4), "test_auroc_ci95": report.metrics["auroc_ci"],
-               "test_images": report.metrics["n"]}
-    return task.save_to_preset(out / "resnet18_synthetic_radiographs", metadata={
-        "description": ImageClassifier.presets["resnet18_synthetic_radiographs"]["description"],
-        "training_data": f"domains.medical.synthetic.make_study_folder({patients} patients, size {size}, CR/DX only, "
-                         f"seed {seed})",
-        "metrics": json.loads(json.dumps(metrics)), "license": "Apache-2.0 (weights trained on generated data)",
-        "command": "python -m restoolkit pretrain" + (" --small" if small else "")})
+    with tempfile.TemporaryDirectory(prefix="pretrain-cxr-") as scratch:  # removed even when training fails
+        work = Path(scratch)
+        make_study_folder(work / "study", patients, size=size, ct_fraction=0.0, seed=seed)
+        index = split(load_study(work / "study", work / "study" / "labels.csv", progress=False),
+                      fractions=(0.7, 0.15, 0.15), seed=seed)
+        parts = {s: index[index["split"] == s] for s in ("train", "validation", "test")}
+        print(f"radiographs: {len(index)} images of {index['patient'].nunique()} patients, {epochs} epochs", flush=True)
+        task = ImageClassifier("resnet18", preprocessor={"image_size": (size, size), "channels": 1})
+        train(task, parts["train"], parts["validation"], run_dir=work / "run", epochs=epochs, verbose=2, seed=seed)
+        report = evaluate(task, parts["test"], validation=parts["validation"], n_bootstrap=200)
+        metrics = {"test_auroc": round(report.metrics["auroc"], 4), "test_auroc_ci95": report.metrics["auroc_ci"],
+                   "test_images": report.metrics["n"]}
+        return task.save_to_preset(out / "resnet18_synthetic_radiographs", metadata={
+            "description": ImageClassifier.presets["resnet18_synthetic_radiographs"]["description"],
+            "training_data": f"domains.medical.synthetic.make_study_folder({patients} patients, size {size}, CR/DX only, "
+                             f"seed {seed})",
+            "metrics": json.loads(json.dumps(metrics)), "license": "Apache-2.0 (weights trained on generated data)",
+            "command": "python -m restoolkit pretrain" + (" --small" if small else "")})
 
 
 APP = DomainApp(

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 _CACHE: dict[str, bytes] = {}
@@ -36,14 +37,18 @@ def project_key() -> bytes:
     if cached is not None:
         return cached
     if not path.exists():
+        # Written whole under a private name, then linked into place: the link fails if another process
+        # got there first, and no process can ever read a half-written (empty) key.
         path.parent.mkdir(parents=True, exist_ok=True)
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".pseudonym-key-")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
             with os.fdopen(fd, "wb") as f:
                 f.write(secrets.token_bytes(32))
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
     key = path.read_bytes()
     if len(key) < 16:
         from restoolkit.errors import ConfigError

@@ -462,10 +462,11 @@ def fit(
             net.save_weights(tmp)
             shutil.move(tmp, write_dir / "final.weights.h5")
             atomic_write_text(write_dir / "fingerprint.json", json.dumps({**fingerprint, "finished": True}, indent=2))
+        history = _read_history(write_dir / "history.csv")
     finally:
         keras.config.set_dtype_policy(previous_policy)
-
-    history = _read_history(write_dir / "history.csv")
+        if not chief:  # a worker's scratch copy of the run; only the chief's run directory is kept
+            shutil.rmtree(write_dir, ignore_errors=True)
     return FitResult(net, history, run_dir, strat, global_batch)
 
 

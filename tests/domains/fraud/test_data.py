@@ -1,5 +1,7 @@
 """The simulator, behavioural features without leakage, validated loaders and time-ordered splits."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,6 +122,9 @@ def test_compare_and_time_split_run_on_the_creditcard_schema():
     table = compare(df, schema=CREDITCARD_SCHEMA, fractions=(0.8, 0.2), epochs=1,
                     models=("resmlp", "logistic_regression"))
     assert list(table.index) == ["resmlp (ours)", "logistic regression"]
+    import tempfile
+
+    assert not [p for p in Path(tempfile.gettempdir()).iterdir() if not p.name.startswith("__autograph")], "compare left its run directory behind"
     test = df.iloc[int(round(0.8 * len(df))):]  # the last 20% of rows in time order
     assert table.loc["logistic regression", "prevalence"] == test["Class"].mean()
     assert table.loc["logistic regression", "auprc"] > 3 * test["Class"].mean()

@@ -36,3 +36,16 @@ def test_a_new_process_with_the_same_key_file_gives_the_same_pseudonyms(tmp_path
     runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
             for _ in range(2)]
     assert runs[0] == runs[1] and len(runs[0].strip()) == 16
+
+
+def test_processes_creating_the_key_together_agree_and_never_read_a_half_written_one(tmp_path):
+    """Decoding workers start together on a new machine: each must get the one full key (this race once
+    gave a worker an empty key file)."""
+    env = {**os.environ, "RESTOOLKIT_PSEUDONYM_KEY_FILE": str(tmp_path / "k")}
+    code = "from domains.medical.pseudonyms import pseudonym; print(pseudonym('PAT0001'))"
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(6)]
+    outs = [p.communicate() for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    assert len({out for out, _ in outs}) == 1 and len(outs[0][0].strip()) == 16
+    assert [p.name for p in tmp_path.iterdir()] == ["k"]  # no drafts left behind
