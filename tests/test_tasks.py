@@ -43,7 +43,8 @@ def test_object_detector(tmp_path):
     y[:, :5, 4] = 0.0  # a few positive anchors of class 0 with exact boxes
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(2)
     kwargs = {"backbone": "resnet18", "class_names": ["Car", "Pedestrian"], "preprocessor": {"input_size": (64, 96)},
-              "fpn_width": 8, "head_width": 8, "head_depth": 1, "nms": "deployment", "box_loss": "giou"}
+              "fpn_width": 8, "head_width": 8, "head_depth": 1, "nms": "deployment", "box_loss": "giou",
+              "head_norm": "group"}
     trained = run_task_test(ObjectDetector, kwargs, data, x, expected_output_shape=(None, n, 6))
     trained.save_to_preset(tmp_path / "preset")
     run_preset_test(ObjectDetector, tmp_path / "preset", x)

@@ -26,7 +26,13 @@ OPTIONS = [
     Option("seed", "int", 0, "data and training seed", minimum=0),
     Option("overwrite", "bool", False, "replace a different run found in run_dir"),
 ]
-SMALL_HEADS = {"fpn_width": 64, "head_width": 64, "head_depth": 2, "freeze_at": 0, "frozen_bn": False}
+def preset_architecture() -> dict:
+    """The scenes preset's architecture (small FPN and heads, anchors for small objects): what the CLI
+    trains by default, and what the preset recipe trains."""
+    from domains.driving.object_detector import ObjectDetector
+
+    config = ObjectDetector.presets["retinanet_resnet18_synthetic_scenes"]["config"]
+    return {k: v for k, v in config.items() if k not in ("backbone", "class_names", "preprocessor")}
 
 
 def run(config: dict, *, evaluate_only: bool = False) -> dict:
@@ -51,7 +57,7 @@ def run(config: dict, *, evaluate_only: bool = False) -> dict:
     if evaluate_only:
         task = keras.saving.load_model(model_file, safe_mode=True)
     else:
-        options = {**SMALL_HEADS, **config["detector"], "preprocessor": {"input_size": size}}
+        options = {**preset_architecture(), **config["detector"], "preprocessor": {"input_size": size}}
         if config["preset"]:
             task = ObjectDetector.from_preset(config["preset"], **options)
         else:
@@ -72,12 +78,35 @@ def demo(out: Path, quick: bool) -> str:
     m = result["metrics"]
     kitti_rows = [f"| {cls} | {d} | {v['R11']:.1f} | {v['R40']:.1f} |" for cls, per in m["kitti"].items()
                   for d, v in per.items()]
-    return "\n".join([
+    lines = [
         "## Driving: synthetic road scenes → ObjectDetector (RetinaNet, ResNet-18 + FPN) → COCO and KITTI metrics", "",
         "| COCO AP | AP50 | AP75 | APs | APm |", "|---|---|---|---|---|",
         f"| {m['AP']:.3f} | {m['AP50']:.3f} | {m['AP75']:.3f} | {m['APs']:.3f} | {m['APm']:.3f} |", "",
         "| KITTI class | difficulty | AP R11 | AP R40 |", "|---|---|---|---|", *kitti_rows, "",
-        "![detections](driving/report/detections.png)"])
+        "Held-out scenes, detections (score ≥ 0.3) over the ground truth (dashed):", "",
+        "![detections](driving/report/detections.png)"]
+    kitti = Path.cwd().parent / "shared" / "data" / "kitti"
+    if not quick and (kitti / "label_2").is_dir():
+        lines += ["", *memorise_kitti(kitti, out / "driving" / "kitti")]
+    return "\n".join(lines)
+
+
+def memorise_kitti(folder: Path, out: Path) -> list[str]:
+    """Trains a small detector on real KITTI frames and shows it on them: a detector that cannot
+    memorise three images has a bug (the test suite holds the same floor)."""
+    from domains.driving import ObjectDetector, coco_metrics, evaluate, load_kitti, train
+
+    frames = load_kitti(folder)
+    task = ObjectDetector("resnet18", preprocessor={"input_size": (160, 512)}, fpn_width=32, head_width=32,
+                          head_depth=1, anchor_config={"size_multiplier": 2.0})
+    train(task, frames * 10, None, run_dir=out / "run", epochs=7, batch_size=3, learning_rate=2e-3, augment=False,
+          verbose=0)
+    report = evaluate(task, frames)
+    report.save(out / "report")
+    car = coco_metrics(frames, report.detections, class_names=["Car"])
+    return [f"### The {len(frames)} real KITTI frames of `{folder}`, memorised (70 steps at 160×512)", "",
+            f"Car AP50 on the frames it trained on: {car['AP50']:.3f}", "",
+            "![kitti](driving/kitti/report/detections.png)"]
 
 
 def scenes_recipe(out: Path, small: bool, seed: int = 0) -> Path:
@@ -91,7 +120,7 @@ def scenes_recipe(out: Path, small: bool, seed: int = 0) -> Path:
         make_scenes(work / "val", max(4, n // 4), image_size=size, seed=seed + 2, depth_range=(5, 18))
         train_frames, val_frames = load_kitti(work / "train"), load_kitti(work / "val")
         print(f"scenes: {len(train_frames)} training scenes at {size}, {epochs} epochs", flush=True)
-        task = ObjectDetector("resnet18", preprocessor={"input_size": size}, **SMALL_HEADS)
+        task = ObjectDetector("resnet18", preprocessor={"input_size": size}, **preset_architecture())
         train(task, train_frames, None, run_dir=work / "run", epochs=epochs, batch_size=8, verbose=2, seed=seed)
         ap = evaluate(task, val_frames).metrics
         return task.save_to_preset(out / "retinanet_resnet18_synthetic_scenes", metadata={

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -294,7 +295,8 @@ def evaluate(task, frames, *, detections=None, classes=None, nms=None, batch_siz
     Returns:
         A :class:`restoolkit.tasks.Report`: ``metrics`` holds the 12 COCO stats and
         ``kitti`` (``{class: {difficulty: {"R11", "R40"}}}``); tables ``coco`` and ``kitti``; the figure
-        ``detections`` (the first frame with its own detections); ``report.detections`` are the frames.
+        ``detections`` (the first four frames: detections over dashed ground truth); ``report.detections``
+        are the frames.
     """
     if detections is None:
         detections = task.predict([f.image_path for f in frames], batch_size=batch_size, nms=nms)
@@ -307,16 +309,22 @@ def evaluate(task, frames, *, detections=None, classes=None, nms=None, batch_siz
     kitti = kitti_ap(frames, detections, classes=kitti_classes) if kitti_classes else {}
     rows = [{"class": cls, "difficulty": d, "AP R11": v["R11"], "AP R40": v["R40"]} for cls, per in kitti.items()
             for d, v in per.items()]
-    first_frame, first_detections = frames[0], detections[0]
+    shown = [i for i, f in enumerate(frames) if f.image_path][:4]
 
-    def draw(ax):
+    def draw(axes):  # the first frames side by side: detections over the ground truth (dashed)
         from domains.driving.draw import draw_detections
 
-        draw_detections(first_frame.image_path, first_detections, min_score=0.3, ax=ax,
-                        title="detections (score ≥ 0.3)")
+        for ax, i in zip(axes, shown, strict=False):
+            draw_detections(frames[i].image_path, detections[i], min_score=0.3, ax=ax, ground_truth=frames[i],
+                            title=f"{Path(frames[i].image_path).name}: score ≥ 0.3, ground truth dashed")
+        for ax in axes[len(shown):]:
+            ax.set_axis_off()
 
+    width = 6.0 if not shown else min(7.0, 2.5 * frames[shown[0]].width / max(frames[shown[0]].height, 1))
+    height = width * frames[shown[0]].height / max(frames[shown[0]].width, 1) + 0.4 if shown else 4.0
+    draw.panels = (2, 2, (2 * width, 2 * height)) if len(shown) > 1 else (1, 1, (width, height))
     report = Report(title="Detection evaluation", metrics={**coco, "kitti": kitti},
                     tables={"coco": pd.DataFrame([coco]), "kitti": pd.DataFrame(rows)},
-                    figures={"detections": draw} if first_frame.image_path else {})
+                    figures={"detections": draw} if shown else {})
     report.detections = detections
     return report

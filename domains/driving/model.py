@@ -120,6 +120,7 @@ def build_retinanet(
     head_width: int = 256,
     head_depth: int = 4,
     prior_probability: float = 0.01,
+    head_norm: str | None = None,
     **backbone_kwargs,
 ) -> keras.Model:
     """Images in [0, 255] → ``(B, N, 4 + num_classes)``: box deltas then class logits per anchor.
@@ -127,7 +128,13 @@ def build_retinanet(
     Class and box heads are shared across levels; the class head's bias starts at
     ``-log((1 - π) / π)`` so every anchor begins as background with probability ``1 - π`` (the
     focal-loss paper's initialisation). Normalisation by ImageNet mean and std is inside the model.
+    ``head_norm="group"`` puts a GroupNormalization (32 groups or fewer) after every tower convolution,
+    as FCOS / ATSS and keras-hub's ``use_prediction_head_norm`` do: the towers then train quickly
+    from scratch (the paper's towers without normalisation rely on a pretrained backbone and long
+    schedules).
     """
+    if head_norm not in (None, "group"):
+        raise ValueError(f"head_norm must be None or 'group', got {head_norm!r}")
     h, w = input_size
     fpn = detection_backbone(backbone, input_shape=(h, w, 3), fpn_width=fpn_width, **backbone_kwargs)
     images = keras.Input((h, w, 3), name="images")
@@ -138,9 +145,13 @@ def build_retinanet(
     def tower(prefix, out_channels, bias):
         layers = []
         for i in range(head_depth):
-            layers.append(keras.layers.Conv2D(head_width, 3, padding="same", activation="relu",
+            layers.append(keras.layers.Conv2D(head_width, 3, padding="same", activation=None if head_norm else "relu",
                                               kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
                                               name=f"{prefix}_conv{i + 1}"))
+            if head_norm:
+                layers.append(keras.layers.GroupNormalization(groups=math.gcd(32, head_width),
+                                                              name=f"{prefix}_norm{i + 1}"))
+                layers.append(keras.layers.ReLU(name=f"{prefix}_relu{i + 1}"))
         layers.append(keras.layers.Conv2D(out_channels, 3, padding="same", dtype="float32",
                                           kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
                                           bias_initializer=keras.initializers.Constant(bias), name=f"{prefix}_output"))

@@ -24,9 +24,13 @@ class ObjectDetector(Task):
         class_names: the classes, in output order.
         preprocessor: a :class:`DetectionPreprocessor` or its arguments (``{"input_size": (H, W)}``).
         fpn_width, head_width, head_depth, prior_probability: FPN and head sizes, the class prior.
+        head_norm: ``"group"`` for GroupNormalization in the head towers (see :func:`build_retinanet`).
         anchor_config: an :class:`AnchorConfig` or its dict (default: 3 scales × 3 aspects, P3–P7).
         nms: a preset name from :data:`NMS_PRESETS` or an :class:`NMSConfig` / its dict.
-        freeze_at, frozen_bn, p6_source: backbone options (see :func:`detection_backbone`).
+        freeze_at, frozen_bn, p6_source: backbone options (see :func:`detection_backbone`). The defaults
+            train everything, batch norm included: right for a backbone from scratch. A detector made
+            from a pretrained classifier's preset (``from_preset`` of a classifier or backbone) defaults to
+            ``freeze_at=1, frozen_bn=True`` instead, as torchvision does with pretrained weights.
         box_loss, alpha, gamma: the :class:`DetectionLoss` (smooth-L1 or GIoU; focal α, γ).
 
     Default training policy (:meth:`fit_defaults`): AdamW, learning rate 1e-3, weight decay 1e-4, cosine
@@ -42,14 +46,17 @@ class ObjectDetector(Task):
             "description": "RetinaNet, ResNet-18 backbone trained on synthetic road scenes (Car, Pedestrian, Cyclist)",
             "config": {"backbone": "resnet18", "class_names": ["Car", "Pedestrian", "Cyclist"],
                        "preprocessor": {"input_size": [128, 384]}, "fpn_width": 64, "head_width": 64,
-                       "head_depth": 2, "freeze_at": 0, "frozen_bn": False},
+                       "head_depth": 2, "freeze_at": 0, "frozen_bn": False,
+                       # objects of 4–200 px at 128x384: anchors at half the paper's size cover 97% of them
+                       # at IoU 0.5 (75% with the paper's; benchmarks/RESULTS.md)
+                       "anchor_config": {"size_multiplier": 2.0}},
             "recipe": SCENES_RECIPE,
         },
     }
 
     def __init__(self, backbone: str = "resnet18", class_names=("Car", "Pedestrian", "Cyclist"), *, preprocessor=None,
                  fpn_width: int = 256, head_width: int = 256, head_depth: int = 4, prior_probability: float = 0.01,
-                 anchor_config=None, nms="evaluation", freeze_at=1, frozen_bn: bool = True, p6_source: str = "C5",
+                 head_norm: str | None = None, anchor_config=None, nms="evaluation", freeze_at=0, frozen_bn: bool = False, p6_source: str = "C5",
                  box_loss: str = "smooth_l1", alpha: float = 0.25, gamma: float = 2.0, **kwargs):
         if isinstance(preprocessor, dict):
             preprocessor = DetectionPreprocessor(**preprocessor)
@@ -69,7 +76,7 @@ class ObjectDetector(Task):
             raise ConfigError(f"box_loss must be 'smooth_l1' or 'giou', got {box_loss!r}")
         net = build_retinanet(backbone, num_classes=len(class_names), input_size=preprocessor.input_size,
                               anchor_config=anchor_config, fpn_width=fpn_width, head_width=head_width,
-                              head_depth=head_depth, prior_probability=prior_probability, freeze_at=freeze_at,
+                              head_depth=head_depth, prior_probability=prior_probability, head_norm=head_norm, freeze_at=freeze_at,
                               frozen_bn=frozen_bn, p6_source=p6_source)
         super().__init__(inputs=net.input, outputs=net.output, name=kwargs.pop("name", f"retinanet_{backbone}"),
                          **kwargs)
@@ -78,7 +85,7 @@ class ObjectDetector(Task):
         self.class_names = [str(c) for c in class_names]
         self.anchor_config, self.nms = anchor_config, nms
         self.architecture = {"fpn_width": int(fpn_width), "head_width": int(head_width), "head_depth": int(head_depth),
-                             "prior_probability": float(prior_probability), "freeze_at": freeze_at,
+                             "prior_probability": float(prior_probability), "head_norm": head_norm, "freeze_at": freeze_at,
                              "frozen_bn": bool(frozen_bn), "p6_source": p6_source}
         self.loss_options = {"box_loss": box_loss, "alpha": float(alpha), "gamma": float(gamma)}
         self.anchors = make_anchors(self.input_size, anchor_config)
@@ -126,7 +133,7 @@ class ObjectDetector(Task):
     def _from_other_model(cls, model, preset, **overrides):
         arch = dict(preset.get("arch") or {})
         pre = dict(preset.get("preprocessing") or {})
-        defaults = {"backbone": arch.get("name", "resnet18")}
+        defaults = {"backbone": arch.get("name", "resnet18"), "freeze_at": 1, "frozen_bn": True}
         if pre.get("input_size"):
             defaults["preprocessor"] = {"input_size": pre["input_size"]}
         task = cls(**{**defaults, **overrides})

@@ -32,7 +32,8 @@ class Report:
         title: the report's heading.
         metrics: a flat ``{name: number}`` dict (nested dicts allowed for grouped values).
         tables: named ``pandas.DataFrame`` tables.
-        figures: named functions ``draw(ax)`` that draw one plot each on a Matplotlib axes.
+        figures: named functions ``draw(ax)`` that draw one plot each on a Matplotlib axes; a function
+            with a ``panels = (rows, cols, (width, height))`` attribute gets a list of axes instead.
         notes: Markdown paragraphs placed after the metrics.
     """
 
@@ -79,8 +80,14 @@ class Report:
         for name, table in self.tables.items():
             table.to_csv(folder / f"{name}.csv")
         for name, draw in self.figures.items():
-            fig, ax = plt.subplots(figsize=(5, 4))
-            draw(ax)
+            panels = getattr(draw, "panels", None)  # (rows, cols, (width, height)): a grid of axes
+            if panels:
+                rows, cols, figsize = panels
+                fig, axes = plt.subplots(rows, cols, figsize=figsize, squeeze=False)
+                draw(list(axes.ravel()))
+            else:
+                fig, ax = plt.subplots(figsize=(5, 4))
+                draw(ax)
             fig.savefig(folder / f"{name}.png", dpi=100, bbox_inches="tight")
             plt.close(fig)
         path = folder / "report.md"

@@ -139,7 +139,6 @@ def test_every_entry_builds_predicts_and_round_trips(name, tmp_path):
     loaded = run_model_saving_test(model, x, atol=0)  # the shared base: .keras safe_mode and config round trips
     for a, b in zip(model.weights, loaded.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    np.testing.assert_array_equal(np.asarray(loaded(x, training=True)), y)
     assert loaded.name == name  # the registry names the model after the entry
 
 

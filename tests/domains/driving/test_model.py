@@ -188,3 +188,16 @@ def test_the_task_encodes_targets_that_its_decoder_inverts(small_detector):
     # Every positive anchor decodes to the box it was assigned.
     matches = np.isclose(decoded[:, None, :], boxes[None], atol=1e-3).all(axis=2)  # (positives, boxes)
     assert matches.any(axis=1).all() and matches.any(axis=0).all()  # each decodes to a box; each box is claimed
+
+
+def test_group_normalised_head_towers_are_an_option_and_other_norms_are_refused():
+    from domains.driving.model import build_retinanet
+
+    net = build_retinanet("resnet18", num_classes=2, input_size=(64, 96), fpn_width=16, head_width=16, head_depth=2,
+                          head_norm="group")
+    norms = [layer for layer in net.layers if isinstance(layer, keras.layers.GroupNormalization)]
+    assert sorted(layer.name for layer in norms) == ["box_head_norm1", "box_head_norm2", "class_head_norm1",
+                                                     "class_head_norm2"]
+    assert all(layer.groups == 16 for layer in norms)  # gcd(32, 16): groups must divide the channels
+    with pytest.raises(ValueError, match="head_norm"):
+        build_retinanet("resnet18", num_classes=2, input_size=(64, 96), head_norm="batch")
