@@ -27,7 +27,8 @@ for name, strat in (("one", strategy("default")), ("mirrored", strategy("mirrore
     import keras
 
     keras.utils.set_random_seed(0)
-    task = ObjectDetector("resnet18", preprocessor={"input_size": (64, 192)}, fpn_width=16, head_width=16, head_depth=1)
+    task = ObjectDetector("resnet18", preprocessor={"input_size": (64, 192)}, fpn_width=16, head_width=16, head_depth=1,
+                          freeze_at=1, frozen_bn=True)  # frozen batch norm: replicas compute what one device does
     result = train(task, frames, None, run_dir=out / name, epochs=1, batch_size=4, strategy=strat, augment=False,
                    verbose=0)
     results[name] = {"replicas": result.strategy.num_replicas_in_sync, "loss": result.history["loss"],

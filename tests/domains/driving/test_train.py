@@ -25,8 +25,8 @@ def test_training_beats_the_untrained_detector(tmp_path):
     untrained = ObjectDetector("resnet18", preprocessor={"input_size": (128, 384)}, **SMALL)
     before = evaluate(untrained, val).metrics
     detector = ObjectDetector("resnet18", preprocessor={"input_size": (128, 384)}, **SMALL)
-    # 48 steps as 2 epochs of the scenes 4 times over: fewer epoch-end checkpoints, the same training
-    result = train(detector, frames * 4, None, run_dir=tmp_path / "run", epochs=2, batch_size=8, learning_rate=1e-3,
+    # 48 steps as 4 epochs of the scenes twice over: fewer epoch-end checkpoints, the same training
+    result = train(detector, frames * 2, None, run_dir=tmp_path / "run", epochs=4, batch_size=8, learning_rate=1e-3,
                    verbose=0, seed=0)
     assert result.model is detector
     assert result.history["loss"][-1] < 0.8 * result.history["loss"][0]
