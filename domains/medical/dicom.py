@@ -333,6 +333,35 @@ def _problem(strict: bool, path, message: str, found: list[str]):
     found.append(message)
 
 
+# A slice whose first pixel lies off the others' in-plane by more than this many pixels is not part of
+# one volume: scanners write ImagePositionPatient to about 1e-4 mm; a real shift is a different stack.
+IN_PLANE_TOLERANCE = 0.1
+
+
+def _has_geometry(ds) -> bool:
+    return "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds
+
+
+def _pixel_spacing(ds) -> list[float]:
+    return [float(v) for v in (ds.get("PixelSpacing") or [1.0, 1.0])]
+
+
+def _check_same_frame_and_spacing(members, strict: bool, found: list) -> None:
+    """Every slice in the frame of reference and with the pixel spacing of the first (the spacing used to
+    be taken from the first slice alone)."""
+    first_path, first = members[0]
+    frame = first.get("FrameOfReferenceUID")
+    spacing = np.array(_pixel_spacing(first))
+    for path, ds in members[1:]:
+        if ds.get("FrameOfReferenceUID") != frame:
+            _problem(strict, path, f"FrameOfReferenceUID {ds.get('FrameOfReferenceUID')} differs from "
+                                   f"{frame} of {Path(first_path).name}: positions are not comparable", found)
+        other = np.array(_pixel_spacing(ds))
+        if np.abs(other - spacing).max() > 1e-4 * spacing.max():
+            _problem(strict, path, f"PixelSpacing {other.tolist()} differs from {spacing.tolist()} of "
+                                   f"{Path(first_path).name}", found)
+
+
 def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None = None,
                 tolerance: float = 0.01) -> Series:
     """Reads one series into a volume ordered by ``ImagePositionPatient`` projected on the slice normal.
@@ -348,7 +377,9 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
         :class:`Series`.
 
     Raises:
-        SeriesError: mixed series, non-parallel slices, gaps or irregular spacing (strict mode).
+        SeriesError: mixed series, non-parallel slices, gaps or irregular spacing, a slice without a
+            position, another frame of reference or pixel spacing, or shifted in-plane by more than
+            ``IN_PLANE_TOLERANCE`` (0.1) pixel (strict mode); the error names the file.
     """
     files = _files(folder_or_files)
     where = folder_or_files if isinstance(folder_or_files, str | os.PathLike) else (files[0] if files else "<empty>")
@@ -359,9 +390,10 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
             ds = _open(path, pixels=False)
         except NotDicomError:
             continue
-        if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds:
-            continue
         groups[str(ds.get("SeriesInstanceUID", ""))].append((path, ds))
+    # Series whose files carry no geometry at all (a report, a localiser set without positions) are not
+    # volumes; within a volume, a slice without a position is a defect (it used to be dropped silently).
+    groups = {uid: m for uid, m in groups.items() if any(_has_geometry(ds) for _, ds in m)}
     if not groups:
         raise SeriesError(where, "no DICOM slices with ImagePositionPatient and ImageOrientationPatient")
     if series_uid is not None:
@@ -375,13 +407,30 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
                      found)
         members = max(groups.values(), key=len)
 
+    for path, ds in members:
+        if not _has_geometry(ds):
+            _problem(strict, path, "slice without ImagePositionPatient / ImageOrientationPatient in a series "
+                                   "whose other slices have them", found)
+    members = [(path, ds) for path, ds in members if _has_geometry(ds)]
+    _check_same_frame_and_spacing(members, strict, found)
     orientations = np.array([[float(v) for v in ds.ImageOrientationPatient] for _, ds in members])
     tilt = float(np.abs(orientations - orientations[0]).max())
     if tilt > tolerance:
         _problem(strict, where, f"non-parallel slices: orientation cosines differ by up to {tilt:.3f}", found)
     row, col = orientations[0][:3], orientations[0][3:]
     normal = np.cross(row, col)
-    positions = np.array([np.dot([float(v) for v in ds.ImagePositionPatient], normal) for _, ds in members])
+    xyz = np.array([[float(v) for v in ds.ImagePositionPatient] for _, ds in members])
+    positions = xyz @ normal
+    # In-plane offsets of each slice's first pixel: a stack is only a volume if they agree.
+    pixel = min(_pixel_spacing(members[0][1]))
+    for axis, direction in (("row", row), ("column", col)):
+        offsets = xyz @ direction
+        worst = int(np.argmax(np.abs(offsets - offsets[0])))
+        if abs(offsets[worst] - offsets[0]) > IN_PLANE_TOLERANCE * pixel:
+            _problem(strict, members[worst][0], f"slice shifted in-plane along the {axis} direction by "
+                                                f"{offsets[worst] - offsets[0]:.3f} mm relative to "
+                                                f"{Path(members[0][0]).name} (tolerance "
+                                                f"{IN_PLANE_TOLERANCE:g} pixel)", found)
     order = np.argsort(positions, kind="stable")
     members = [members[i] for i in order]
     positions = positions[order]
@@ -408,7 +457,7 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
     if len(shapes) > 1:
         raise SeriesError(where, f"slices of different sizes {sorted(shapes)}")
     first = members[0][1]
-    pixel_spacing = [float(v) for v in first.get("PixelSpacing", [1.0, 1.0])]
+    pixel_spacing = _pixel_spacing(first)
     return Series(
         volume=np.stack(slices),
         spacing=(float(slice_spacing), pixel_spacing[0], pixel_spacing[1]),

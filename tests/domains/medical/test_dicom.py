@@ -158,3 +158,42 @@ def test_rg1_jpeg2000_lossless_decodes_to_the_uncompressed_pixels():
     reference, _ = D.read_image(_pydicom_data("RG1_UNCR.dcm"))
     image, _ = D.read_image(_pydicom_data("RG1_J2KR.dcm"))
     np.testing.assert_array_equal(image, reference)
+
+
+def _ct5n_with(tmp_path, change):
+    """The five-slice CT series of pydicom's test data, copied, with ``change(ds)`` applied to its third
+    file (in position order); returns (folder, changed file)."""
+    import shutil
+
+    folder = tmp_path / "CT5N"
+    shutil.copytree(DIRS / "98892001" / "CT5N", folder)
+    victim = D.read_series(folder).files[2]
+    ds = pydicom.dcmread(victim)
+    change(ds)
+    ds.save_as(victim)
+    return folder, victim
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda ds: delattr(ds, "ImagePositionPatient"), "slice without ImagePositionPatient"),
+    (lambda ds: setattr(ds, "PixelSpacing", [float(v) * 1.5 for v in ds.PixelSpacing]), "PixelSpacing"),
+    (lambda ds: setattr(ds, "FrameOfReferenceUID", "1.2.3.4.5"), "FrameOfReferenceUID 1.2.3.4.5 differs"),
+    (lambda ds: setattr(ds, "ImagePositionPatient",
+                        [float(ds.ImagePositionPatient[0]) + 3.0, *map(float, ds.ImagePositionPatient[1:])]),
+     "shifted in-plane"),
+], ids=["no_position", "pixel_spacing", "frame_of_reference", "in_plane_shift"])
+def test_a_slice_that_does_not_belong_to_the_volume_is_named(tmp_path, change, message):
+    """Each of these was stacked silently (or the slice dropped): now SeriesError naming the file."""
+    folder, victim = _ct5n_with(tmp_path, change)
+    with pytest.raises(D.SeriesError, match=message) as caught:
+        D.read_series(folder)
+    assert Path(victim).name in str(caught.value)
+    with pytest.warns(UserWarning, match=message):
+        lenient = D.read_series(folder, strict=False)
+    assert any(message.split()[0] in w for w in lenient.warnings)
+
+
+def test_positions_written_with_scanner_rounding_are_not_a_shift(tmp_path):
+    folder, _ = _ct5n_with(tmp_path, lambda ds: setattr(ds, "ImagePositionPatient", [
+        float(ds.ImagePositionPatient[0]) + 1e-4, *map(float, ds.ImagePositionPatient[1:])]))
+    assert D.read_series(folder).volume.shape == (5, 16, 16)
