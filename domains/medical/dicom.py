@@ -64,6 +64,11 @@ class MalformedDicomError(DicomError):
     """The header holds values that contradict the standard (a non-numeric count, a missing size…)."""
 
 
+class ImageTooLargeError(DicomError):
+    """The header declares an image (or an element) larger than :data:`MAX_IMAGE_BYTES`: refused before
+    anything that size is read or decoded."""
+
+
 class SeriesError(DicomError):
     """A series is inconsistent: mixed series, gaps, irregular spacing or non-parallel slices."""
 
@@ -75,9 +80,16 @@ def patient_hash(ds) -> str:
     return pseudonym(str(ds.get("PatientID", "") or ""))
 
 
+# The largest decoded image (all frames) we agree to build; a header can declare anything, so this is
+# checked before a byte of pixel data is read or decoded. ``RESTOOLKIT_DICOM_MAX_BYTES`` overrides it.
+MAX_IMAGE_BYTES = int(os.environ.get("RESTOOLKIT_DICOM_MAX_BYTES", 2**30))
+BITS_ALLOCATED = (1, 8, 16, 32, 64)
+
+
 def _open(path, *, pixels: bool, defer: bool = True):
-    # Deferring large values keeps header scans light; readers that decode anyway read everything at once.
-    kwargs = {"stop_before_pixels": not pixels, "defer_size": "1 KB" if pixels and defer else None}
+    # Values over 1 KB are deferred (read only when used), always: a header may declare a 1.5 GB element
+    # in a small file, and reading it would allocate that much before any check.
+    kwargs = {"stop_before_pixels": not pixels, "defer_size": "1 KB"}
     try:
         ds = pydicom.dcmread(path, **kwargs)
         if len(ds) == 0:
@@ -125,7 +137,8 @@ def validate(path, ds=None, *, defer: bool = True):
     the pixel bytes are read only for the length check, not kept).
 
     Raises:
-        NotDicomError, NoPixelDataError, TruncatedFileError: as named.
+        NotDicomError, NoPixelDataError, TruncatedFileError, ImageTooLargeError: as named;
+        MalformedDicomError for a header that contradicts itself or its pixel data.
     """
     ds = ds if ds is not None else _open(path, pixels=True, defer=defer)
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
@@ -136,15 +149,71 @@ def validate(path, ds=None, *, defer: bool = True):
                                            "ends before its pixel data")
         raise NoPixelDataError(path, f"no pixel data (SOP class {ds.get('SOPClassUID', 'unknown')!s}, "
                                      f"modality {ds.get('Modality', 'unknown')})")
+    _check_image_header(path, ds)
     try:
         expected = _expected_pixel_bytes(ds)
     except (AttributeError, TypeError, ValueError) as e:
         raise MalformedDicomError(path, f"image header incomplete or malformed ({type(e).__name__}: {e})") from None
+    declared = _declared_length(ds)
+    if declared is not None and declared != 0xFFFFFFFF and declared > os.path.getsize(path):
+        raise TruncatedFileError(path, f"the pixel data element declares {declared} bytes in a file of "
+                                       f"{os.path.getsize(path)}")
     if expected is not None:
-        length = len(ds.PixelData)  # reads the deferred element: a truncated file fails here
+        length = declared if declared is not None else len(ds.PixelData)
         if length < expected:
             raise TruncatedFileError(path, f"pixel data has {length} bytes, the header needs {expected}")
+        frame_bytes = expected // max(int(ds.get("NumberOfFrames", 1) or 1), 1)
+        if length - expected >= max(frame_bytes, 2):
+            # A few padding bytes are tolerated (pydicom trims them); a whole frame or more is data the
+            # header does not describe (e.g. BitsAllocated 8 over 16-bit pixels): reading it is garbage.
+            raise MalformedDicomError(path, f"pixel data has {length} bytes, the header describes {expected} "
+                                            f"(Rows {ds.Rows}, Columns {ds.Columns}, BitsAllocated "
+                                            f"{ds.BitsAllocated}, {ds.get('NumberOfFrames', 1)} frame(s)): "
+                                            "the header contradicts the data")
     return ds
+
+
+def _declared_length(ds) -> int | None:
+    """The pixel data element's declared length when it is still deferred (nothing read), else None."""
+    raw = ds.get_item("PixelData")
+    length = getattr(raw, "length", None)
+    return int(length) if length is not None and getattr(raw, "value", None) is None else None
+
+
+def _check_image_header(path, ds) -> None:
+    """The image module must be self-consistent, and the image no larger than :data:`MAX_IMAGE_BYTES`,
+    before any pixel byte is read: each contradiction gets its own message."""
+    def number(name, default=None):
+        value = ds.get(name, default)
+        if value is None:
+            raise MalformedDicomError(path, f"{name} is missing from the image header")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise MalformedDicomError(path, f"{name} is {value!r}, not an integer") from None
+
+    rows, columns = number("Rows"), number("Columns")
+    if rows < 1 or columns < 1:
+        raise MalformedDicomError(path, f"Rows {rows} x Columns {columns}: an image needs at least one of each")
+    bits = number("BitsAllocated")
+    if bits not in BITS_ALLOCATED:
+        raise MalformedDicomError(path, f"BitsAllocated {bits} is not one of {BITS_ALLOCATED}")
+    stored = number("BitsStored", bits)
+    if not 1 <= stored <= bits:
+        raise MalformedDicomError(path, f"BitsStored {stored} must be between 1 and BitsAllocated {bits}")
+    frames = number("NumberOfFrames", 1) if ds.get("NumberOfFrames") not in (None, "") else 1
+    if frames < 1:
+        raise MalformedDicomError(path, f"NumberOfFrames {frames}: a multi-frame image needs at least one frame")
+    samples = number("SamplesPerPixel", 1)
+    if samples not in (1, 3, 4):
+        raise MalformedDicomError(path, f"SamplesPerPixel {samples} is not 1, 3 or 4")
+    if not str(ds.get("PhotometricInterpretation", "")).strip():
+        raise MalformedDicomError(path, "PhotometricInterpretation is missing: the pixels cannot be interpreted")
+    size = rows * columns * samples * frames * max(bits // 8, 1)
+    if size > MAX_IMAGE_BYTES:
+        raise ImageTooLargeError(path, f"the header declares {rows}x{columns}x{samples} pixels x {frames} frame(s) "
+                                       f"of {bits} bits = {size / 2**30:.2f} GiB, over the limit of "
+                                       f"{MAX_IMAGE_BYTES / 2**30:.2f} GiB (RESTOOLKIT_DICOM_MAX_BYTES)")
 
 
 def _decode(path, ds, index):

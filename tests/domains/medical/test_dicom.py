@@ -197,3 +197,54 @@ def test_positions_written_with_scanner_rounding_are_not_a_shift(tmp_path):
     folder, _ = _ct5n_with(tmp_path, lambda ds: setattr(ds, "ImagePositionPatient", [
         float(ds.ImagePositionPatient[0]) + 1e-4, *map(float, ds.ImagePositionPatient[1:])]))
     assert D.read_series(folder).volume.shape == (5, 16, 16)
+
+
+def _mutated(tmp_path, source, name, **changes):
+    ds = pydicom.dcmread(f(source))
+    for key, value in changes.items():
+        if value is None:
+            delattr(ds, key)
+        else:
+            setattr(ds, key, value)
+    path = tmp_path / name
+    ds.save_as(path)
+    return path
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"BitsAllocated": 0}, "BitsAllocated 0 is not one of"),
+    ({"BitsAllocated": 12}, "BitsAllocated 12 is not one of"),
+    ({"Rows": 0}, "Rows 0 x Columns 128"),
+    ({"NumberOfFrames": -3}, "NumberOfFrames -3"),
+    ({"PhotometricInterpretation": None}, "PhotometricInterpretation is missing"),
+    ({"BitsStored": 20}, "BitsStored 20 must be between 1 and BitsAllocated 16"),
+], ids=["bits0", "bits12", "rows0", "frames-3", "no_photometric", "stored_over_allocated"])
+def test_contradictory_headers_say_what_is_wrong(tmp_path, changes, message):
+    path = _mutated(tmp_path, "CT_small.dcm", "bad.dcm", **changes)
+    with pytest.raises(D.MalformedDicomError, match=message) as caught:
+        D.read_image(path)
+    assert "bad.dcm" in str(caught.value)
+
+
+def test_pixel_data_longer_than_the_header_is_an_error_but_padding_is_not(tmp_path):
+    """8 bits declared over 16-bit pixels gave a (2, 128, 128) array of garbage."""
+    path = _mutated(tmp_path, "CT_small.dcm", "eight.dcm", BitsAllocated=8, BitsStored=8, HighBit=7)
+    with pytest.raises(D.MalformedDicomError, match="the header contradicts the data"):
+        D.read_image(path)
+    image, _ = D.read_image(f("MR_small_padded.dcm"))  # 128 bytes of padding (less than a frame): fine
+    assert image.shape[:2] == (64, 64)
+
+
+def test_huge_declared_images_are_refused_before_anything_is_allocated(tmp_path, monkeypatch):
+    import tracemalloc
+
+    path = _mutated(tmp_path, "CT_small.dcm", "huge.dcm", Rows=60000, Columns=60000, NumberOfFrames=4)
+    tracemalloc.start()
+    with pytest.raises(D.ImageTooLargeError, match="over the limit of 1.00 GiB") as caught:
+        D.read_image(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert "huge.dcm" in str(caught.value) and peak < 50 * 2**20
+    monkeypatch.setattr(D, "MAX_IMAGE_BYTES", 1000)  # the limit is a setting
+    with pytest.raises(D.ImageTooLargeError):
+        D.read_image(f("CT_small.dcm"))
