@@ -244,7 +244,37 @@ def _rescale01(values: np.ndarray) -> np.ndarray:
     return np.zeros_like(values) if hi <= lo else (values - lo) / (hi - lo)
 
 
-def _to_unit(ds, pixels: np.ndarray, window) -> np.ndarray:
+def functional_group(ds, frame: int | None, sequence: str, keyword: str):
+    """An attribute of an enhanced (multi-frame) object for one frame: the frame's Per-frame Functional
+    Group first, then the Shared one, then the top-level attribute of a classic object (``None`` when
+    none has it). Enhanced CT / MR keep Rescale, window, pixel spacing and plane position only there."""
+    groups = []
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame is not None and len(per_frame) > (frame or 0):
+        groups.append(per_frame[frame or 0])
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        groups.append(shared[0])
+    for group in groups:
+        items = group.get(sequence)
+        if items and keyword in items[0]:
+            return items[0][keyword].value
+    return ds.get(keyword)
+
+
+def modality_values(ds, pixels: np.ndarray, frame: int | None = None) -> np.ndarray:
+    """Stored values → modality values (HU for CT), from the Pixel Value Transformation functional group
+    of enhanced objects or the classic Rescale / Modality LUT (pydicom's ``apply_modality_lut`` misses the
+    functional groups: an Enhanced CT came out 1024 HU too high)."""
+    slope = functional_group(ds, frame, "PixelValueTransformationSequence", "RescaleSlope")
+    intercept = functional_group(ds, frame, "PixelValueTransformationSequence", "RescaleIntercept")
+    if "ModalityLUTSequence" in ds or (slope is None and intercept is None):
+        return apply_modality_lut(pixels, ds).astype("float32")
+    return (pixels.astype("float64") * float(slope if slope is not None else 1.0)
+            + float(intercept if intercept is not None else 0.0)).astype("float32")
+
+
+def _to_unit(ds, pixels: np.ndarray, window, frame: int | None = None) -> np.ndarray:
     """One frame's pixels → float32 (H, W, C) in [0, 1]."""
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if photometric in ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR"):
@@ -255,10 +285,10 @@ def _to_unit(ds, pixels: np.ndarray, window) -> np.ndarray:
             depth = int(ds.get("BitsStored", 8))
         return (pixels.astype("float32") / float(2**depth - 1)).clip(0, 1).reshape(*pixels.shape[:2], -1)
 
-    return window_values(ds, apply_modality_lut(pixels, ds).astype("float32"), window)
+    return window_values(ds, modality_values(ds, pixels, frame), window, frame=frame)
 
 
-def window_values(ds, values: np.ndarray, window) -> np.ndarray:
+def window_values(ds, values: np.ndarray, window, *, frame: int | None = None) -> np.ndarray:
     """Modality values (HU for CT; any shape, e.g. a whole volume) → float32 ``(..., C)`` in [0, 1].
 
     The same rules as :func:`read_image`: ``window=None`` uses the file's VOI LUT or window (else
@@ -268,7 +298,12 @@ def window_values(ds, values: np.ndarray, window) -> np.ndarray:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if window is None:
         has_voi = "WindowCenter" in ds or "VOILUTSequence" in ds
-        out = _rescale01(apply_voi_lut(values, ds).astype("float32")) if has_voi else _rescale01(values)
+        centre = functional_group(ds, frame, "FrameVOILUTSequence", "WindowCenter")
+        width = functional_group(ds, frame, "FrameVOILUTSequence", "WindowWidth")
+        if not has_voi and centre is not None and width is not None:  # an enhanced object's frame window
+            out = _window(values, _first_number(centre), _first_number(width))
+        else:
+            out = _rescale01(apply_voi_lut(values, ds).astype("float32")) if has_voi else _rescale01(values)
         channels = [out]
     else:
         specs = window if isinstance(window, list | tuple) and window and not _is_pair(window) else [window]
@@ -289,6 +324,11 @@ def window_values(ds, values: np.ndarray, window) -> np.ndarray:
     return np.stack(channels, axis=-1).astype("float32")
 
 
+def _first_number(value) -> float:
+    """A DS / IS value that may be multi-valued (several windows): the first."""
+    return float(value[0]) if isinstance(value, list | tuple | pydicom.multival.MultiValue) else float(value)
+
+
 def _is_pair(x) -> bool:
     return isinstance(x, list | tuple) and len(x) == 2 and all(isinstance(v, int | float) for v in x)
 
@@ -305,7 +345,12 @@ def metadata(ds) -> dict:
         except (TypeError, ValueError):
             return None
 
-    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+    spacing = (ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+               or functional_group(ds, 0, "PixelMeasuresSequence", "PixelSpacing"))
+    thickness = get("SliceThickness", float)
+    if thickness is None:
+        value = functional_group(ds, 0, "PixelMeasuresSequence", "SliceThickness")
+        thickness = float(value) if value not in (None, "") else None
     return {
         "patient": patient_hash(ds),
         "study": get("StudyInstanceUID"),
@@ -317,7 +362,7 @@ def metadata(ds) -> dict:
         "columns": get("Columns", int),
         "frames": int(ds.get("NumberOfFrames", 1) or 1),
         "pixel_spacing": tuple(float(v) for v in spacing) if spacing else None,
-        "slice_thickness": get("SliceThickness", float),
+        "slice_thickness": thickness,
         "manufacturer": get("Manufacturer"),
         "sex": get("PatientSex"),
         "age": get("PatientAge"),
@@ -365,14 +410,14 @@ def read_pixels(path, *, window=None, frame: int | None = None):
     if frame is not None and not 0 <= frame < frames:
         raise IndexError(f"{path}: frame {frame} out of range (the file has {frames})")
     pixels = _decode(path, ds, frame if frames > 1 else None)
-    return _to_unit(ds, pixels, window), ds
+    return _to_unit(ds, pixels, window, frame or 0), ds
 
 
 def iter_frames(path, *, window=None, ds=None):
     """Yields the frames of a multi-frame file one at a time, decoding only the frame asked for."""
     ds = ds if ds is not None else validate(path)
     for i in range(int(ds.get("NumberOfFrames", 1) or 1)):
-        yield _to_unit(ds, _decode(path, ds, i), window)
+        yield _to_unit(ds, _decode(path, ds, i), window, i)
 
 
 @dataclass
@@ -521,7 +566,7 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
     slices = []
     for path, _ in members:
         ds = validate(path)
-        slices.append(apply_modality_lut(_decode(path, ds, None), ds).astype("float32"))
+        slices.append(modality_values(ds, _decode(path, ds, None), 0))
     shapes = {s.shape for s in slices}
     if len(shapes) > 1:
         raise SeriesError(where, f"slices of different sizes {sorted(shapes)}")

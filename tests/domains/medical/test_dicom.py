@@ -248,3 +248,28 @@ def test_huge_declared_images_are_refused_before_anything_is_allocated(tmp_path,
     monkeypatch.setattr(D, "MAX_IMAGE_BYTES", 1000)  # the limit is a setting
     with pytest.raises(D.ImageTooLargeError):
         D.read_image(f("CT_small.dcm"))
+
+
+def test_enhanced_ct_functional_groups_give_the_hounsfield_units_simpleitk_reads():
+    """Enhanced CT keeps Rescale Slope / Intercept in the functional groups: they were ignored (1024 HU
+    too high). SimpleITK (GDCM) reads the same file independently."""
+    sitk = pytest.importorskip("SimpleITK")
+    path = get_testdata_file("eCT_Supplemental.dcm", download=False)
+    if path is None:
+        pytest.skip("pydicom-data is not installed")
+    reference = sitk.GetArrayFromImage(sitk.ReadImage(path)).astype("float32")  # (frames, rows, columns)
+    ds = D.validate(path)
+    ours = np.stack([D.modality_values(ds, pydicom.pixels.pixel_array(ds, index=i), i)
+                     for i in range(int(ds.NumberOfFrames))])
+    np.testing.assert_array_equal(ours, reference)
+    assert ours.min() == -1024.0
+    # Windowed by a preset, the frame reads like the HU it holds; with the file's own frame window too.
+    image, meta = D.read_image(path, window=(40, 400), frame=1)
+    np.testing.assert_allclose(image[..., 0], np.clip((reference[1] - (40 - 0.5 - 399 / 2)) / 399, 0, 1), atol=1e-6)
+    assert meta["pixel_spacing"] == pytest.approx((0.388672, 0.388672)) and meta["slice_thickness"] == 10.0
+    own, _ = D.read_image(path, frame=0)  # no window asked: the frame's own VOI window from its group
+    voi = D.functional_group(ds, 0, "FrameVOILUTSequence", "WindowCenter"), \
+        D.functional_group(ds, 0, "FrameVOILUTSequence", "WindowWidth")
+    centre, width = (float(v[0]) if isinstance(v, pydicom.multival.MultiValue) else float(v) for v in voi)
+    np.testing.assert_allclose(own[..., 0], np.clip((reference[0] - (centre - 0.5 - (width - 1) / 2)) / (width - 1),
+                                                    0, 1), atol=1e-6)
