@@ -244,6 +244,23 @@ def _rescale01(values: np.ndarray) -> np.ndarray:
     return np.zeros_like(values) if hi <= lo else (values - lo) / (hi - lo)
 
 
+def _palette(ds, pixels: np.ndarray) -> np.ndarray:
+    """PALETTE COLOR indices → RGB through the file's 16-bit lookup tables, read in the file's byte order.
+    pydicom's ``apply_color_lut`` reads the table bytes as little-endian, so a big-endian file came out
+    almost black; segmented or 8-bit tables still go to pydicom."""
+    descriptor = ds.get("RedPaletteColorLookupTableDescriptor")
+    tables = [ds.get(f"{c}PaletteColorLookupTableData") for c in ("Red", "Green", "Blue")]
+    if descriptor is None or any(t is None for t in tables) or int(descriptor[2]) != 16:
+        return pydicom.pixels.apply_color_lut(pixels, ds)
+    entries, first = int(descriptor[0]) or 65536, int(descriptor[1])
+    dtype = ">u2" if ds.original_encoding[1] is False else "<u2"  # (implicit VR, little endian) as read
+    luts = [np.frombuffer(bytes(t), dtype=dtype)[:entries] for t in tables]
+    if any(len(lut) < entries for lut in luts):
+        raise MalformedDicomError(ds.filename or "<dataset>", f"palette tables shorter than their {entries} entries")
+    index = np.clip(pixels.astype("int64") - first, 0, entries - 1)
+    return np.stack([lut[index] for lut in luts], axis=-1).astype("uint16")
+
+
 def functional_group(ds, frame: int | None, sequence: str, keyword: str):
     """An attribute of an enhanced (multi-frame) object for one frame: the frame's Per-frame Functional
     Group first, then the Shared one, then the top-level attribute of a classic object (``None`` when
@@ -279,7 +296,7 @@ def _to_unit(ds, pixels: np.ndarray, window, frame: int | None = None) -> np.nda
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if photometric in ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR"):
         if photometric == "PALETTE COLOR":
-            pixels = pydicom.pixels.apply_color_lut(pixels, ds)
+            pixels = _palette(ds, pixels)
             depth = 16 if pixels.dtype == np.uint16 else 8
         else:
             depth = int(ds.get("BitsStored", 8))
