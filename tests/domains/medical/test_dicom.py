@@ -289,3 +289,79 @@ def test_palette_colour_in_either_byte_order_matches_simpleitk(name):
     reference = sitk.GetArrayFromImage(sitk.ReadImage(path)).astype("float64")  # 8-bit RGB: the 16-bit LUT >> 8
     assert ours.shape == reference.shape
     assert np.abs(ours * 255 - reference).max() <= 1.0
+
+
+# Where SimpleITK (GDCM) and we differ by convention, its array is brought to ours before comparing:
+# - MONOCHROME1: GDCM inverts to MONOCHROME2 ((2**BitsStored - 1) - v); we keep modality values and invert
+#   only after windowing (the window is defined on stored values);
+# - BitsStored 1 (binary segmentations): GDCM scales to 0 / 255, we keep 0 / 1;
+# - a Modality LUT Sequence: GDCM returns stored values without it, we apply it (PS3.3 C.11.1);
+# - lossy JPEG: two decoders (libjpeg-turbo in GDCM, pylibjpeg here) differ by up to 5 grey levels.
+# Not explained yet (asserted to still differ, so a fix on either side shows up here): 16- and 32-bit
+# RGB in RLE, 32-bit RGB uncompressed, GDCM's handling of the ALOKA 16-bit palette, a 32-bit big-endian
+# RT dose. Files only one reader opens are listed too.
+SITK_UNEXPLAINED = {"SC_rgb_32bit.dcm", "SC_rgb_32bit_2frame.dcm", "SC_rgb_expb_32bit.dcm",
+                    "SC_rgb_expb_32bit_2frame.dcm", "SC_rgb_rle_16bit.dcm", "SC_rgb_rle_16bit_2frame.dcm",
+                    "SC_rgb_rle_32bit.dcm", "SC_rgb_rle_32bit_2frame.dcm", "gdcm-US-ALOKA-16.dcm",
+                    "gdcm-US-ALOKA-16_big.dcm", "rtdose_expb.dcm"}
+LOSSY = ("JPEG Baseline (Process 1)", "JPEG Extended (Process 2 and 4)")
+
+
+def _pydicom_files():
+    roots = [TEST_FILES]
+    try:
+        import data_store  # pydicom-data
+
+        roots.append(Path(data_store.__file__).parent / "data")
+    except ImportError:
+        pass
+    return sorted({p for root in roots for p in root.glob("*.dcm")})
+
+
+def test_modality_values_agree_with_simpleitk_on_every_file_both_read():
+    import warnings
+
+    sitk = pytest.importorskip("SimpleITK")
+    sitk.ProcessObject_SetGlobalWarningDisplay(False)
+    agree, differ = [], set()
+    for path in _pydicom_files():  # about 150 files: pydicom's own and pydicom-data
+        try:
+            ds = D.validate(str(path))
+            n = int(ds.get("NumberOfFrames", 1) or 1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                frames = [D._decode(str(path), ds, i if n > 1 else None) for i in range(n)]
+        except D.DicomError:
+            continue
+        try:
+            reference = sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype("float64")
+        except RuntimeError:
+            continue
+        photometric = str(ds.PhotometricInterpretation).upper()
+        bits = int(ds.BitsStored)
+        if photometric.startswith("MONOCHROME"):
+            ours = np.stack([D.modality_values(ds, f, i) for i, f in enumerate(frames)]).astype("float64")
+            if "ModalityLUTSequence" in ds:
+                continue  # GDCM does not apply it (above)
+            if photometric == "MONOCHROME1":
+                reference = (2**bits - 1) - reference
+            if bits == 1:
+                reference = reference / 255
+        else:
+            ours = np.stack([D._to_unit(ds, f, None, i) for i, f in enumerate(frames)]).astype("float64")
+            ours = ours * (2**16 - 1 if photometric == "PALETTE COLOR" or bits > 8 else 255)
+            if photometric == "PALETTE COLOR":
+                reference = reference * 257  # GDCM gives the 16-bit table's high byte
+        if ours.size != reference.size:
+            differ.add(path.name)
+            continue
+        tolerance = 5.0 if ds.file_meta.TransferSyntaxUID.name in LOSSY else 1.0
+        palette = 257.0 if photometric == "PALETTE COLOR" else 0.0
+        if np.abs(ours.reshape(reference.shape) - reference).max() <= tolerance + palette:
+            agree.append(path.name)
+        else:
+            differ.add(path.name)
+    assert len(agree) >= 90, agree
+    present = {p.name for p in _pydicom_files()}
+    assert differ == SITK_UNEXPLAINED & present, (sorted(differ - SITK_UNEXPLAINED),
+                                                  sorted((SITK_UNEXPLAINED & present) - differ))
