@@ -11,6 +11,7 @@ patient ids) never appear in messages or metadata.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections import defaultdict
@@ -22,7 +23,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
-from restoolkit.errors import DataError
+from restoolkit.errors import ConfigError, DataError, RestoolkitError
 
 # (centre, width) in Hounsfield units; common radiology presets.
 WINDOWS = {
@@ -62,6 +63,10 @@ class UnsupportedTransferSyntaxError(DicomError):
 
 class MalformedDicomError(DicomError):
     """The header holds values that contradict the standard (a non-numeric count, a missing size…)."""
+
+
+class FrameIndexError(ConfigError, IndexError):
+    """A frame number outside the file's frames (a caller's mistake, not the file's)."""
 
 
 class ImageTooLargeError(DicomError):
@@ -119,6 +124,23 @@ def _open(path, *, pixels: bool, defer: bool = True):
     return ds
 
 
+def _typed_errors(func):
+    """Whatever pydicom or a decoder raises on a broken file (an unknown VR met lazily, a DS that is not
+    a number, a byte count that does not divide…) leaves as :class:`MalformedDicomError` naming the
+    file; our own errors and the operating system's (file not found) pass unchanged."""
+    @functools.wraps(func)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return func(path, *args, **kwargs)
+        except (RestoolkitError, OSError):
+            raise
+        except MemoryError:
+            raise ImageTooLargeError(path, "decoding needed more memory than this machine has") from None
+        except Exception as e:  # noqa: BLE001 - every other failure is the file's
+            raise MalformedDicomError(path, f"the file could not be parsed ({type(e).__name__}: {e})") from None
+    return wrapper
+
+
 def _expected_pixel_bytes(ds) -> int | None:
     syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID")
     if syntax is not None and syntax.is_compressed:
@@ -132,6 +154,7 @@ def _expected_pixel_bytes(ds) -> int | None:
     return (n * bits + 7) // 8
 
 
+@_typed_errors
 def validate(path, ds=None, *, defer: bool = True):
     """Opens ``path`` and checks it eagerly; returns the dataset (pixel data not decoded; with ``defer``
     the pixel bytes are read only for the length check, not kept).
@@ -328,12 +351,12 @@ def window_values(ds, values: np.ndarray, window, *, frame: int | None = None) -
         for spec in specs:
             if isinstance(spec, str):
                 if spec not in WINDOWS:
-                    raise ValueError(f"unknown window preset {spec!r}; presets: {sorted(WINDOWS)}")
+                    raise ConfigError(f"unknown window preset {spec!r}; presets: {sorted(WINDOWS)}")
                 centre, width = WINDOWS[spec]
             elif _is_pair(spec):
                 centre, width = map(float, spec)
             else:
-                raise ValueError(f"a window is a preset name or (centre, width), got {spec!r}")
+                raise ConfigError(f"a window is a preset name or (centre, width), got {spec!r}")
             channels.append(_window(values, centre, width))
     if photometric == "MONOCHROME1":
         # Inverted *after* windowing: the window's numbers are defined on the stored values.
@@ -388,6 +411,7 @@ def metadata(ds) -> dict:
     }
 
 
+@_typed_errors
 def read_image(path, *, window=None, frame: int | None = None) -> tuple[np.ndarray, dict]:
     """Reads one DICOM image as float32 in [0, 1].
 
@@ -415,6 +439,7 @@ def read_image(path, *, window=None, frame: int | None = None) -> tuple[np.ndarr
     return image, metadata(ds)
 
 
+@_typed_errors
 def read_pixels(path, *, window=None, frame: int | None = None):
     """:func:`read_image` without the metadata (the data pipeline's hot path): ``(image, dataset)``."""
     ds = validate(path, defer=frame is None)  # one frame wanted: read the file once, not twice
@@ -425,7 +450,7 @@ def read_pixels(path, *, window=None, frame: int | None = None):
     if frames > 1 and frame is None:
         return np.stack([image for image in iter_frames(path, window=window, ds=ds)]), ds
     if frame is not None and not 0 <= frame < frames:
-        raise IndexError(f"{path}: frame {frame} out of range (the file has {frames})")
+        raise FrameIndexError(f"{path}: frame {frame} out of range (the file has {frames})")
     pixels = _decode(path, ds, frame if frames > 1 else None)
     return _to_unit(ds, pixels, window, frame or 0), ds
 
@@ -433,8 +458,9 @@ def read_pixels(path, *, window=None, frame: int | None = None):
 def iter_frames(path, *, window=None, ds=None):
     """Yields the frames of a multi-frame file one at a time, decoding only the frame asked for."""
     ds = ds if ds is not None else validate(path)
+    frame = _typed_errors(lambda _path, i: _to_unit(ds, _decode(path, ds, i), window, i))
     for i in range(int(ds.get("NumberOfFrames", 1) or 1)):
-        yield _to_unit(ds, _decode(path, ds, i), window, i)
+        yield frame(path, i)
 
 
 @dataclass
@@ -493,6 +519,7 @@ def _check_same_frame_and_spacing(members, strict: bool, found: list) -> None:
                                    f"{Path(first_path).name}", found)
 
 
+@_typed_errors
 def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None = None,
                 tolerance: float = 0.01) -> Series:
     """Reads one series into a volume ordered by ``ImagePositionPatient`` projected on the slice normal.

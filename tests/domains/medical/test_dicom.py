@@ -365,3 +365,49 @@ def test_modality_values_agree_with_simpleitk_on_every_file_both_read():
     present = {p.name for p in _pydicom_files()}
     assert differ == SITK_UNEXPLAINED & present, (sorted(differ - SITK_UNEXPLAINED),
                                                   sorted((SITK_UNEXPLAINED & present) - differ))
+
+
+FUZZ_SOURCES = ["CT_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "emri_small.dcm", "SC_rgb.dcm", "MR_small.dcm"]
+
+
+def _mutate(data: bytes, kind: str, positions, values) -> bytes:
+    out = bytearray(data)
+    if kind == "truncate":
+        return bytes(out[: positions[0] % len(out)])
+    span = len(out) if kind == "flip_anywhere" else min(len(out), 1500)  # the header lives in the first KB
+    for at, value in zip(positions, values, strict=False):
+        out[at % span] = value
+    return bytes(out)
+
+
+def test_hostile_files_end_in_our_typed_error_or_a_correct_image(tmp_path):
+    """Truncations and byte flips of real files (headers most of all): our typed error or an image in
+    [0, 1], never another exception, never more than 10 s or 256 MB for one file."""
+    import time
+    import tracemalloc
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    sources = {name: Path(f(name)).read_bytes() for name in FUZZ_SOURCES}
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.sampled_from(FUZZ_SOURCES), st.sampled_from(["truncate", "flip_header", "flip_anywhere"]),
+           st.lists(st.integers(0, 2**31), min_size=1, max_size=8), st.lists(st.integers(0, 255), min_size=8,
+                                                                              max_size=8))
+    def check(name, kind, positions, values):
+        path = tmp_path / "fuzzed.dcm"
+        path.write_bytes(_mutate(sources[name], kind, positions, values))
+        tracemalloc.start()
+        start = time.perf_counter()
+        try:
+            image, _ = D.read_image(path)
+            assert np.isfinite(image).all() and image.min() >= 0 and image.max() <= 1
+        except D.DicomError:
+            pass
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        assert time.perf_counter() - start < 10 and peak < 256 * 2**20
+
+    check()
