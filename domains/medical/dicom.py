@@ -495,28 +495,65 @@ def _problem(strict: bool, path, message: str, found: list[str]):
 IN_PLANE_TOLERANCE = 0.1
 
 
-def _has_geometry(ds) -> bool:
-    return "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds
+@dataclass
+class _Slice:
+    """One 2-D slice of a series: a classic single-frame file, or one frame of an enhanced multi-frame
+    object (whose geometry lives in its Plane Position / Orientation and Pixel Measures functional groups)."""
+
+    path: str
+    frame: int | None
+    position: tuple | None
+    orientation: tuple | None
+    pixel_spacing: tuple
+    frame_of_reference: str | None
+    thickness: float | None
+
+    @property
+    def has_geometry(self) -> bool:
+        return self.position is not None and self.orientation is not None
+
+    @property
+    def label(self) -> str:
+        return self.path if self.frame is None else f"{self.path} (frame {self.frame + 1})"
 
 
-def _pixel_spacing(ds) -> list[float]:
-    return [float(v) for v in (ds.get("PixelSpacing") or [1.0, 1.0])]
+def _numbers(value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, list | tuple | pydicom.multival.MultiValue):
+        return tuple(float(v) for v in value)
+    return (float(value),)
 
 
-def _check_same_frame_and_spacing(members, strict: bool, found: list) -> None:
+def _slices(path, ds) -> list[_Slice]:
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    indices = range(frames) if enhanced else [None]
+    out = []
+    for i in indices:
+        spacing = _numbers(functional_group(ds, i, "PixelMeasuresSequence", "PixelSpacing")) or (1.0, 1.0)
+        thickness = _numbers(functional_group(ds, i, "PixelMeasuresSequence", "SliceThickness"))
+        out.append(_Slice(str(path), i if frames > 1 else None,
+                          _numbers(functional_group(ds, i, "PlanePositionSequence", "ImagePositionPatient")),
+                          _numbers(functional_group(ds, i, "PlaneOrientationSequence", "ImageOrientationPatient")),
+                          spacing, ds.get("FrameOfReferenceUID"), thickness[0] if thickness else None))
+    return out
+
+
+def _check_same_frame_and_spacing(members: list[_Slice], strict: bool, found: list) -> None:
     """Every slice in the frame of reference and with the pixel spacing of the first (the spacing used to
     be taken from the first slice alone)."""
-    first_path, first = members[0]
-    frame = first.get("FrameOfReferenceUID")
-    spacing = np.array(_pixel_spacing(first))
-    for path, ds in members[1:]:
-        if ds.get("FrameOfReferenceUID") != frame:
-            _problem(strict, path, f"FrameOfReferenceUID {ds.get('FrameOfReferenceUID')} differs from "
-                                   f"{frame} of {Path(first_path).name}: positions are not comparable", found)
-        other = np.array(_pixel_spacing(ds))
+    first = members[0]
+    spacing = np.array(first.pixel_spacing)
+    for s in members[1:]:
+        if s.frame_of_reference != first.frame_of_reference:
+            _problem(strict, s.label, f"FrameOfReferenceUID {s.frame_of_reference} differs from "
+                                      f"{first.frame_of_reference} of {Path(first.path).name}: positions are not "
+                                      "comparable", found)
+        other = np.array(s.pixel_spacing)
         if np.abs(other - spacing).max() > 1e-4 * spacing.max():
-            _problem(strict, path, f"PixelSpacing {other.tolist()} differs from {spacing.tolist()} of "
-                                   f"{Path(first_path).name}", found)
+            _problem(strict, s.label, f"PixelSpacing {other.tolist()} differs from {spacing.tolist()} of "
+                                      f"{Path(first.path).name}", found)
 
 
 @_typed_errors
@@ -542,16 +579,16 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
     files = _files(folder_or_files)
     where = folder_or_files if isinstance(folder_or_files, str | os.PathLike) else (files[0] if files else "<empty>")
     found: list[str] = []
-    groups: dict[str, list] = defaultdict(list)
+    groups: dict[str, list[_Slice]] = defaultdict(list)
     for path in files:
         try:
             ds = _open(path, pixels=False)
         except NotDicomError:
             continue
-        groups[str(ds.get("SeriesInstanceUID", ""))].append((path, ds))
+        groups[str(ds.get("SeriesInstanceUID", ""))].extend(_slices(path, ds))
     # Series whose files carry no geometry at all (a report, a localiser set without positions) are not
     # volumes; within a volume, a slice without a position is a defect (it used to be dropped silently).
-    groups = {uid: m for uid, m in groups.items() if any(_has_geometry(ds) for _, ds in m)}
+    groups = {uid: m for uid, m in groups.items() if any(s.has_geometry for s in m)}
     if not groups:
         raise SeriesError(where, "no DICOM slices with ImagePositionPatient and ImageOrientationPatient")
     if series_uid is not None:
@@ -565,30 +602,30 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
                      found)
         members = max(groups.values(), key=len)
 
-    for path, ds in members:
-        if not _has_geometry(ds):
-            _problem(strict, path, "slice without ImagePositionPatient / ImageOrientationPatient in a series "
-                                   "whose other slices have them", found)
-    members = [(path, ds) for path, ds in members if _has_geometry(ds)]
+    for s in members:
+        if not s.has_geometry:
+            _problem(strict, s.label, "slice without ImagePositionPatient / ImageOrientationPatient in a series "
+                                      "whose other slices have them", found)
+    members = [s for s in members if s.has_geometry]
     _check_same_frame_and_spacing(members, strict, found)
-    orientations = np.array([[float(v) for v in ds.ImageOrientationPatient] for _, ds in members])
+    orientations = np.array([s.orientation for s in members])
     tilt = float(np.abs(orientations - orientations[0]).max())
     if tilt > tolerance:
         _problem(strict, where, f"non-parallel slices: orientation cosines differ by up to {tilt:.3f}", found)
     row, col = orientations[0][:3], orientations[0][3:]
     normal = np.cross(row, col)
-    xyz = np.array([[float(v) for v in ds.ImagePositionPatient] for _, ds in members])
+    xyz = np.array([s.position for s in members])
     positions = xyz @ normal
     # In-plane offsets of each slice's first pixel: a stack is only a volume if they agree.
-    pixel = min(_pixel_spacing(members[0][1]))
+    pixel = min(members[0].pixel_spacing)
     for axis, direction in (("row", row), ("column", col)):
         offsets = xyz @ direction
         worst = int(np.argmax(np.abs(offsets - offsets[0])))
         if abs(offsets[worst] - offsets[0]) > IN_PLANE_TOLERANCE * pixel:
-            _problem(strict, members[worst][0], f"slice shifted in-plane along the {axis} direction by "
-                                                f"{offsets[worst] - offsets[0]:.3f} mm relative to "
-                                                f"{Path(members[0][0]).name} (tolerance "
-                                                f"{IN_PLANE_TOLERANCE:g} pixel)", found)
+            _problem(strict, members[worst].label, f"slice shifted in-plane along the {axis} direction by "
+                                                   f"{offsets[worst] - offsets[0]:.3f} mm relative to "
+                                                   f"{Path(members[0].path).name} (tolerance "
+                                                   f"{IN_PLANE_TOLERANCE:g} pixel)", found)
     order = np.argsort(positions, kind="stable")
     members = [members[i] for i in order]
     positions = positions[order]
@@ -605,25 +642,26 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
             _problem(strict, where, f"irregular slice spacing: {steps.min():.3f}–{steps.max():.3f} mm", found)
         slice_spacing = median
     else:
-        slice_spacing = float(members[0][1].get("SliceThickness", 1.0) or 1.0)
+        slice_spacing = members[0].thickness or 1.0
 
-    slices = []
-    for path, _ in members:
-        ds = validate(path)
-        slices.append(modality_values(ds, _decode(path, ds, None), 0))
-    shapes = {s.shape for s in slices}
+    slices, opened = [], {}
+    for s in members:
+        if s.path not in opened:
+            opened[s.path] = validate(s.path)
+        ds = opened[s.path]
+        slices.append(modality_values(ds, _decode(s.path, ds, s.frame), s.frame or 0))
+    shapes = {v.shape for v in slices}
     if len(shapes) > 1:
         raise SeriesError(where, f"slices of different sizes {sorted(shapes)}")
-    first = members[0][1]
-    pixel_spacing = _pixel_spacing(first)
+    first = members[0]
     return Series(
         volume=np.stack(slices),
-        spacing=(float(slice_spacing), pixel_spacing[0], pixel_spacing[1]),
-        origin=tuple(float(v) for v in first.ImagePositionPatient),
-        orientation=tuple(float(v) for v in first.ImageOrientationPatient),
-        files=[p for p, _ in members],
+        spacing=(float(slice_spacing), first.pixel_spacing[0], first.pixel_spacing[1]),
+        origin=tuple(first.position),
+        orientation=tuple(first.orientation),
+        files=[s.path for s in members],
         positions=positions,
-        meta=metadata(first),
+        meta=metadata(opened[first.path]),
         warnings=found,
     )
 

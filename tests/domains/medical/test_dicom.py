@@ -411,3 +411,48 @@ def test_hostile_files_end_in_our_typed_error_or_a_correct_image(tmp_path):
         assert time.perf_counter() - start < 10 and peak < 256 * 2**20
 
     check()
+
+
+def _classic_series_from_enhanced(path, folder):
+    """The classic single-frame CT files equivalent to an enhanced multi-frame object: each frame's
+    geometry, pixel measures and rescale moved from its functional groups to the top level."""
+    from pydicom.uid import generate_uid
+
+    ds = pydicom.dcmread(path)
+    pixels = ds.pixel_array
+    folder.mkdir()
+    for i in range(int(ds.NumberOfFrames)):
+        one = pydicom.dcmread(path)
+        for name, sequence, keyword in [("ImagePositionPatient", "PlanePositionSequence", "ImagePositionPatient"),
+                                        ("ImageOrientationPatient", "PlaneOrientationSequence", "ImageOrientationPatient"),
+                                        ("PixelSpacing", "PixelMeasuresSequence", "PixelSpacing"),
+                                        ("SliceThickness", "PixelMeasuresSequence", "SliceThickness"),
+                                        ("RescaleIntercept", "PixelValueTransformationSequence", "RescaleIntercept"),
+                                        ("RescaleSlope", "PixelValueTransformationSequence", "RescaleSlope")]:
+            setattr(one, name, D.functional_group(ds, i, sequence, keyword))
+        del one.PerFrameFunctionalGroupsSequence, one.SharedFunctionalGroupsSequence, one.NumberOfFrames
+        one.SOPClassUID, one.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.2", generate_uid()  # CT Image Storage
+        one.PixelData = np.ascontiguousarray(pixels[i]).tobytes()
+        one.save_as(folder / f"slice{i}.dcm")
+
+
+def test_an_enhanced_ct_gives_the_volume_of_its_classic_series_and_of_simpleitk(tmp_path):
+    sitk = pytest.importorskip("SimpleITK")
+    path = get_testdata_file("eCT_Supplemental.dcm", download=False)
+    if path is None:
+        pytest.skip("pydicom-data is not installed")
+    enhanced = D.read_series([path])
+    _classic_series_from_enhanced(path, tmp_path / "classic")
+    classic = D.read_series(tmp_path / "classic")
+    np.testing.assert_array_equal(enhanced.volume, classic.volume)
+    assert enhanced.spacing == classic.spacing and enhanced.origin == classic.origin
+    assert enhanced.orientation == classic.orientation and enhanced.positions.tolist() == classic.positions.tolist()
+    image = sitk.ReadImage(path)
+    reference = sitk.GetArrayFromImage(image).astype("float32")
+    assert enhanced.spacing == pytest.approx(image.GetSpacing()[::-1])
+    # Slices are ordered along row x column (our convention for every series); SimpleITK keeps the file's
+    # frame order. The same slices, each at its own position.
+    same = [int(np.flatnonzero([np.array_equal(v, r) for r in reference])[0]) for v in enhanced.volume]
+    assert sorted(same) == list(range(len(reference)))
+    first = image.TransformIndexToPhysicalPoint((0, 0, same[0]))  # where SimpleITK puts our first slice
+    assert first == pytest.approx(enhanced.origin)
