@@ -198,7 +198,7 @@ def validate(path, ds=None, *, defer: bool = True):
 
 def _declared_length(ds) -> int | None:
     """The pixel data element's declared length when it is still deferred (nothing read), else None."""
-    raw = ds.get_item("PixelData")
+    raw = ds.get_item("PixelData", keep_deferred=True)  # the default would read the value to answer
     length = getattr(raw, "length", None)
     return int(length) if length is not None and getattr(raw, "value", None) is None else None
 

@@ -456,3 +456,23 @@ def test_an_enhanced_ct_gives_the_volume_of_its_classic_series_and_of_simpleitk(
     assert sorted(same) == list(range(len(reference)))
     first = image.TransformIndexToPhysicalPoint((0, 0, same[0]))  # where SimpleITK puts our first slice
     assert first == pytest.approx(enhanced.origin)
+
+
+def test_a_small_file_declaring_a_huge_element_is_not_read_into_memory(tmp_path):
+    """A 1.5 GiB length in the header of a 39 KB file allocated 1.5 GiB before any check."""
+    import struct
+    import tracemalloc
+
+    data = bytearray(Path(f("CT_small.dcm")).read_bytes())
+    at = data.rindex(struct.pack("<HH", 0x7FE0, 0x0010))  # explicit VR LE: tag, 'OW', 2 reserved, 4-byte length
+    assert bytes(data[at + 4:at + 6]) == b"OW"
+    data[at + 8:at + 12] = struct.pack("<I", 3 * 2**29)
+    path = tmp_path / "lying.dcm"
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        with pytest.raises(D.TruncatedFileError, match="declares 1610612736 bytes in a file of 39206"):
+            D.read_image(path)
+        assert tracemalloc.get_traced_memory()[1] < 50 * 2**20
+    finally:
+        tracemalloc.stop()
