@@ -177,10 +177,12 @@ def validate(path, ds=None, *, defer: bool = True):
         expected = _expected_pixel_bytes(ds)
     except (AttributeError, TypeError, ValueError) as e:
         raise MalformedDicomError(path, f"image header incomplete or malformed ({type(e).__name__}: {e})") from None
-    declared = _declared_length(ds)
-    if declared is not None and declared != 0xFFFFFFFF and declared > os.path.getsize(path):
-        raise TruncatedFileError(path, f"the pixel data element declares {declared} bytes in a file of "
-                                       f"{os.path.getsize(path)}")
+    declared, available = _declared_length(path, ds)
+    if declared is not None and declared > available:
+        if expected is not None and available < expected:
+            raise TruncatedFileError(path, f"pixel data has {available} bytes, the header needs {expected}")
+        raise TruncatedFileError(path, f"the pixel data element declares {declared} bytes; the file holds "
+                                       f"{available} after it")
     if expected is not None:
         length = declared if declared is not None else len(ds.PixelData)
         if length < expected:
@@ -196,11 +198,18 @@ def validate(path, ds=None, *, defer: bool = True):
     return ds
 
 
-def _declared_length(ds) -> int | None:
-    """The pixel data element's declared length when it is still deferred (nothing read), else None."""
-    raw = ds.get_item("PixelData", keep_deferred=True)  # the default would read the value to answer
+def _declared_length(path, ds) -> tuple[int | None, int]:
+    """``(declared length, bytes left in the file after it)`` of a still-deferred native pixel data
+    element, read without loading it (pydicom's ``get_item`` loads deferred values unless told not to);
+    ``(None, 0)`` when it is loaded or encapsulated."""
+    syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID")
+    if syntax is not None and syntax.is_deflated:  # offsets are in the inflated stream, not the file
+        return len(ds.PixelData), len(ds.PixelData)
+    raw = ds.get_item("PixelData", keep_deferred=True)
     length = getattr(raw, "length", None)
-    return int(length) if length is not None and getattr(raw, "value", None) is None else None
+    if length is None or getattr(raw, "value", None) is not None or length == 0xFFFFFFFF:
+        return None, 0
+    return int(length), os.path.getsize(path) - int(raw.value_tell)
 
 
 def _check_image_header(path, ds) -> None:
