@@ -36,11 +36,16 @@ def _age_years(age) -> float | None:
     return int(match.group(1)) / {"D": 365.25, "W": 52.18, "M": 12.0, "Y": 1.0}[match.group(2)]
 
 
-def _read_header(path: str):
+def _read_header(path: str, decode: bool = False):
     try:
         ds = dicom.validate(path)
+        if decode:  # every frame decoded once: the index never lists a file that only fails later
+            for _ in dicom.iter_frames(path, ds=ds):
+                pass
     except dicom.DicomError as e:
         return None, (path, type(e).__name__, str(e).removeprefix(f"{path}: "))
+    except (MemoryError, OSError) as e:  # one file never ends the scan
+        return None, (path, type(e).__name__, str(e) or type(e).__name__)
     meta = dicom.metadata(ds)
     position = ds.get("ImagePositionPatient")
     meta["path"] = path
@@ -49,7 +54,8 @@ def _read_header(path: str):
     return meta, None
 
 
-def scan(folder, *, level: str = "image", workers: int = 8, progress: bool = True) -> pd.DataFrame:
+def scan(folder, *, level: str = "image", workers: int = 8, progress: bool = True,
+         verify: str = "header") -> pd.DataFrame:
     """Indexes every DICOM image under ``folder``; other files are skipped with the reason.
 
     Every file is validated eagerly (a truncated file is found now, not during training). The
@@ -62,6 +68,9 @@ def scan(folder, *, level: str = "image", workers: int = 8, progress: bool = Tru
             files in ``paths``, for volumes).
         workers: threads reading headers.
         progress: show a progress bar.
+        verify: ``"header"`` (headers and pixel data lengths checked; fast) or ``"decode"`` (every frame
+            of every file decoded once, so a corrupt compressed stream is skipped now, not in training).
+            Symbolic links to missing files are always listed as skipped (``BrokenLink``).
 
     Returns:
         A DataFrame with ``path`` (or ``paths``), ``patient`` (hashed), ``study``, ``series``, ``modality``,
@@ -77,10 +86,16 @@ def scan(folder, *, level: str = "image", workers: int = 8, progress: bool = Tru
     root = Path(folder).expanduser().resolve()  # absolute: the index must not depend on the working directory
     if not root.is_dir():
         raise FileNotFoundError(f"not a folder: {root}")
-    files = sorted(str(p) for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-    rows, skipped = [], []
+    if verify not in ("header", "decode"):
+        raise ConfigError(f"verify must be 'header' or 'decode', got {verify!r}")
+    entries = sorted(p for p in root.rglob("*") if not p.name.startswith("."))
+    files = [str(p) for p in entries if p.is_file()]
+    rows = []
+    skipped = [(str(p), "BrokenLink", f"a symbolic link to {os.readlink(p)}, which does not exist")
+               for p in entries if p.is_symlink() and not p.exists()]
+    read = partial(_read_header, decode=verify == "decode")
     with ThreadPoolExecutor(workers) as pool:
-        for meta, problem in tqdm(pool.map(_read_header, files), total=len(files), desc=f"scan {root.name}",
+        for meta, problem in tqdm(pool.map(read, files), total=len(files), desc=f"scan {root.name}",
                                   unit="file", disable=not progress):
             if problem:
                 skipped.append(problem)

@@ -11,6 +11,7 @@ patient ids) never appear in messages or metadata.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections import defaultdict
@@ -22,7 +23,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
-from restoolkit.errors import DataError
+from restoolkit.errors import ConfigError, DataError, RestoolkitError
 
 # (centre, width) in Hounsfield units; common radiology presets.
 WINDOWS = {
@@ -64,6 +65,15 @@ class MalformedDicomError(DicomError):
     """The header holds values that contradict the standard (a non-numeric count, a missing size…)."""
 
 
+class FrameIndexError(ConfigError, IndexError):
+    """A frame number outside the file's frames (a caller's mistake, not the file's)."""
+
+
+class ImageTooLargeError(DicomError):
+    """The header declares an image (or an element) larger than :data:`MAX_IMAGE_BYTES`: refused before
+    anything that size is read or decoded."""
+
+
 class SeriesError(DicomError):
     """A series is inconsistent: mixed series, gaps, irregular spacing or non-parallel slices."""
 
@@ -75,9 +85,16 @@ def patient_hash(ds) -> str:
     return pseudonym(str(ds.get("PatientID", "") or ""))
 
 
+# The largest decoded image (all frames) we agree to build; a header can declare anything, so this is
+# checked before a byte of pixel data is read or decoded. ``RESTOOLKIT_DICOM_MAX_BYTES`` overrides it.
+MAX_IMAGE_BYTES = int(os.environ.get("RESTOOLKIT_DICOM_MAX_BYTES", 2**30))
+BITS_ALLOCATED = (1, 8, 16, 32, 64)
+
+
 def _open(path, *, pixels: bool, defer: bool = True):
-    # Deferring large values keeps header scans light; readers that decode anyway read everything at once.
-    kwargs = {"stop_before_pixels": not pixels, "defer_size": "1 KB" if pixels and defer else None}
+    # Values over 1 KB are deferred (read only when used), always: a header may declare a 1.5 GB element
+    # in a small file, and reading it would allocate that much before any check.
+    kwargs = {"stop_before_pixels": not pixels, "defer_size": "1 KB"}
     try:
         ds = pydicom.dcmread(path, **kwargs)
         if len(ds) == 0:
@@ -107,6 +124,23 @@ def _open(path, *, pixels: bool, defer: bool = True):
     return ds
 
 
+def _typed_errors(func):
+    """Whatever pydicom or a decoder raises on a broken file (an unknown VR met lazily, a DS that is not
+    a number, a byte count that does not divide…) leaves as :class:`MalformedDicomError` naming the
+    file; our own errors and the operating system's (file not found) pass unchanged."""
+    @functools.wraps(func)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return func(path, *args, **kwargs)
+        except (RestoolkitError, OSError):
+            raise
+        except MemoryError:
+            raise ImageTooLargeError(path, "decoding needed more memory than this machine has") from None
+        except Exception as e:  # noqa: BLE001 - every other failure is the file's
+            raise MalformedDicomError(path, f"the file could not be parsed ({type(e).__name__}: {e})") from None
+    return wrapper
+
+
 def _expected_pixel_bytes(ds) -> int | None:
     syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID")
     if syntax is not None and syntax.is_compressed:
@@ -120,12 +154,14 @@ def _expected_pixel_bytes(ds) -> int | None:
     return (n * bits + 7) // 8
 
 
+@_typed_errors
 def validate(path, ds=None, *, defer: bool = True):
     """Opens ``path`` and checks it eagerly; returns the dataset (pixel data not decoded; with ``defer``
     the pixel bytes are read only for the length check, not kept).
 
     Raises:
-        NotDicomError, NoPixelDataError, TruncatedFileError: as named.
+        NotDicomError, NoPixelDataError, TruncatedFileError, ImageTooLargeError: as named;
+        MalformedDicomError for a header that contradicts itself or its pixel data.
     """
     ds = ds if ds is not None else _open(path, pixels=True, defer=defer)
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
@@ -136,15 +172,80 @@ def validate(path, ds=None, *, defer: bool = True):
                                            "ends before its pixel data")
         raise NoPixelDataError(path, f"no pixel data (SOP class {ds.get('SOPClassUID', 'unknown')!s}, "
                                      f"modality {ds.get('Modality', 'unknown')})")
+    _check_image_header(path, ds)
     try:
         expected = _expected_pixel_bytes(ds)
     except (AttributeError, TypeError, ValueError) as e:
         raise MalformedDicomError(path, f"image header incomplete or malformed ({type(e).__name__}: {e})") from None
+    declared, available = _declared_length(path, ds)
+    if declared is not None and declared > available:
+        if expected is not None and available < expected:
+            raise TruncatedFileError(path, f"pixel data has {available} bytes, the header needs {expected}")
+        raise TruncatedFileError(path, f"the pixel data element declares {declared} bytes; the file holds "
+                                       f"{available} after it")
     if expected is not None:
-        length = len(ds.PixelData)  # reads the deferred element: a truncated file fails here
+        length = declared if declared is not None else len(ds.PixelData)
         if length < expected:
             raise TruncatedFileError(path, f"pixel data has {length} bytes, the header needs {expected}")
+        frame_bytes = expected // max(int(ds.get("NumberOfFrames", 1) or 1), 1)
+        if length - expected >= max(frame_bytes, 2):
+            # A few padding bytes are tolerated (pydicom trims them); a whole frame or more is data the
+            # header does not describe (e.g. BitsAllocated 8 over 16-bit pixels): reading it is garbage.
+            raise MalformedDicomError(path, f"pixel data has {length} bytes, the header describes {expected} "
+                                            f"(Rows {ds.Rows}, Columns {ds.Columns}, BitsAllocated "
+                                            f"{ds.BitsAllocated}, {ds.get('NumberOfFrames', 1)} frame(s)): "
+                                            "the header contradicts the data")
     return ds
+
+
+def _declared_length(path, ds) -> tuple[int | None, int]:
+    """``(declared length, bytes left in the file after it)`` of a still-deferred native pixel data
+    element, read without loading it (pydicom's ``get_item`` loads deferred values unless told not to);
+    ``(None, 0)`` when it is loaded or encapsulated."""
+    syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID")
+    if syntax is not None and syntax.is_deflated:  # offsets are in the inflated stream, not the file
+        return len(ds.PixelData), len(ds.PixelData)
+    raw = ds.get_item("PixelData", keep_deferred=True)
+    length = getattr(raw, "length", None)
+    if length is None or getattr(raw, "value", None) is not None or length == 0xFFFFFFFF:
+        return None, 0
+    return int(length), os.path.getsize(path) - int(raw.value_tell)
+
+
+def _check_image_header(path, ds) -> None:
+    """The image module must be self-consistent, and the image no larger than :data:`MAX_IMAGE_BYTES`,
+    before any pixel byte is read: each contradiction gets its own message."""
+    def number(name, default=None):
+        value = ds.get(name, default)
+        if value is None:
+            raise MalformedDicomError(path, f"{name} is missing from the image header")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise MalformedDicomError(path, f"{name} is {value!r}, not an integer") from None
+
+    rows, columns = number("Rows"), number("Columns")
+    if rows < 1 or columns < 1:
+        raise MalformedDicomError(path, f"Rows {rows} x Columns {columns}: an image needs at least one of each")
+    bits = number("BitsAllocated")
+    if bits not in BITS_ALLOCATED:
+        raise MalformedDicomError(path, f"BitsAllocated {bits} is not one of {BITS_ALLOCATED}")
+    stored = number("BitsStored", bits)
+    if not 1 <= stored <= bits:
+        raise MalformedDicomError(path, f"BitsStored {stored} must be between 1 and BitsAllocated {bits}")
+    frames = number("NumberOfFrames", 1) if ds.get("NumberOfFrames") not in (None, "") else 1
+    if frames < 1:
+        raise MalformedDicomError(path, f"NumberOfFrames {frames}: a multi-frame image needs at least one frame")
+    samples = number("SamplesPerPixel", 1)
+    if samples not in (1, 3, 4):
+        raise MalformedDicomError(path, f"SamplesPerPixel {samples} is not 1, 3 or 4")
+    if not str(ds.get("PhotometricInterpretation", "")).strip():
+        raise MalformedDicomError(path, "PhotometricInterpretation is missing: the pixels cannot be interpreted")
+    size = rows * columns * samples * frames * max(bits // 8, 1)
+    if size > MAX_IMAGE_BYTES:
+        raise ImageTooLargeError(path, f"the header declares {rows}x{columns}x{samples} pixels x {frames} frame(s) "
+                                       f"of {bits} bits = {size / 2**30:.2f} GiB, over the limit of "
+                                       f"{MAX_IMAGE_BYTES / 2**30:.2f} GiB (RESTOOLKIT_DICOM_MAX_BYTES)")
 
 
 def _decode(path, ds, index):
@@ -175,21 +276,68 @@ def _rescale01(values: np.ndarray) -> np.ndarray:
     return np.zeros_like(values) if hi <= lo else (values - lo) / (hi - lo)
 
 
-def _to_unit(ds, pixels: np.ndarray, window) -> np.ndarray:
+def _palette(ds, pixels: np.ndarray) -> np.ndarray:
+    """PALETTE COLOR indices → RGB through the file's 16-bit lookup tables, read in the file's byte order.
+    pydicom's ``apply_color_lut`` reads the table bytes as little-endian, so a big-endian file came out
+    almost black; segmented or 8-bit tables still go to pydicom."""
+    descriptor = ds.get("RedPaletteColorLookupTableDescriptor")
+    tables = [ds.get(f"{c}PaletteColorLookupTableData") for c in ("Red", "Green", "Blue")]
+    if descriptor is None or any(t is None for t in tables) or int(descriptor[2]) != 16:
+        return pydicom.pixels.apply_color_lut(pixels, ds)
+    entries, first = int(descriptor[0]) or 65536, int(descriptor[1])
+    dtype = ">u2" if ds.original_encoding[1] is False else "<u2"  # (implicit VR, little endian) as read
+    luts = [np.frombuffer(bytes(t), dtype=dtype)[:entries] for t in tables]
+    if any(len(lut) < entries for lut in luts):
+        raise MalformedDicomError(ds.filename or "<dataset>", f"palette tables shorter than their {entries} entries")
+    index = np.clip(pixels.astype("int64") - first, 0, entries - 1)
+    return np.stack([lut[index] for lut in luts], axis=-1).astype("uint16")
+
+
+def functional_group(ds, frame: int | None, sequence: str, keyword: str):
+    """An attribute of an enhanced (multi-frame) object for one frame: the frame's Per-frame Functional
+    Group first, then the Shared one, then the top-level attribute of a classic object (``None`` when
+    none has it). Enhanced CT / MR keep Rescale, window, pixel spacing and plane position only there."""
+    groups = []
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame is not None and len(per_frame) > (frame or 0):
+        groups.append(per_frame[frame or 0])
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        groups.append(shared[0])
+    for group in groups:
+        items = group.get(sequence)
+        if items and keyword in items[0]:
+            return items[0][keyword].value
+    return ds.get(keyword)
+
+
+def modality_values(ds, pixels: np.ndarray, frame: int | None = None) -> np.ndarray:
+    """Stored values → modality values (HU for CT), from the Pixel Value Transformation functional group
+    of enhanced objects or the classic Rescale / Modality LUT (pydicom's ``apply_modality_lut`` misses the
+    functional groups: an Enhanced CT came out 1024 HU too high)."""
+    slope = functional_group(ds, frame, "PixelValueTransformationSequence", "RescaleSlope")
+    intercept = functional_group(ds, frame, "PixelValueTransformationSequence", "RescaleIntercept")
+    if "ModalityLUTSequence" in ds or (slope is None and intercept is None):
+        return apply_modality_lut(pixels, ds).astype("float32")
+    return (pixels.astype("float64") * float(slope if slope is not None else 1.0)
+            + float(intercept if intercept is not None else 0.0)).astype("float32")
+
+
+def _to_unit(ds, pixels: np.ndarray, window, frame: int | None = None) -> np.ndarray:
     """One frame's pixels → float32 (H, W, C) in [0, 1]."""
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if photometric in ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR"):
         if photometric == "PALETTE COLOR":
-            pixels = pydicom.pixels.apply_color_lut(pixels, ds)
+            pixels = _palette(ds, pixels)
             depth = 16 if pixels.dtype == np.uint16 else 8
         else:
             depth = int(ds.get("BitsStored", 8))
         return (pixels.astype("float32") / float(2**depth - 1)).clip(0, 1).reshape(*pixels.shape[:2], -1)
 
-    return window_values(ds, apply_modality_lut(pixels, ds).astype("float32"), window)
+    return window_values(ds, modality_values(ds, pixels, frame), window, frame=frame)
 
 
-def window_values(ds, values: np.ndarray, window) -> np.ndarray:
+def window_values(ds, values: np.ndarray, window, *, frame: int | None = None) -> np.ndarray:
     """Modality values (HU for CT; any shape, e.g. a whole volume) → float32 ``(..., C)`` in [0, 1].
 
     The same rules as :func:`read_image`: ``window=None`` uses the file's VOI LUT or window (else
@@ -199,7 +347,12 @@ def window_values(ds, values: np.ndarray, window) -> np.ndarray:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if window is None:
         has_voi = "WindowCenter" in ds or "VOILUTSequence" in ds
-        out = _rescale01(apply_voi_lut(values, ds).astype("float32")) if has_voi else _rescale01(values)
+        centre = functional_group(ds, frame, "FrameVOILUTSequence", "WindowCenter")
+        width = functional_group(ds, frame, "FrameVOILUTSequence", "WindowWidth")
+        if not has_voi and centre is not None and width is not None:  # an enhanced object's frame window
+            out = _window(values, _first_number(centre), _first_number(width))
+        else:
+            out = _rescale01(apply_voi_lut(values, ds).astype("float32")) if has_voi else _rescale01(values)
         channels = [out]
     else:
         specs = window if isinstance(window, list | tuple) and window and not _is_pair(window) else [window]
@@ -207,17 +360,22 @@ def window_values(ds, values: np.ndarray, window) -> np.ndarray:
         for spec in specs:
             if isinstance(spec, str):
                 if spec not in WINDOWS:
-                    raise ValueError(f"unknown window preset {spec!r}; presets: {sorted(WINDOWS)}")
+                    raise ConfigError(f"unknown window preset {spec!r}; presets: {sorted(WINDOWS)}")
                 centre, width = WINDOWS[spec]
             elif _is_pair(spec):
                 centre, width = map(float, spec)
             else:
-                raise ValueError(f"a window is a preset name or (centre, width), got {spec!r}")
+                raise ConfigError(f"a window is a preset name or (centre, width), got {spec!r}")
             channels.append(_window(values, centre, width))
     if photometric == "MONOCHROME1":
         # Inverted *after* windowing: the window's numbers are defined on the stored values.
         channels = [1.0 - c for c in channels]
     return np.stack(channels, axis=-1).astype("float32")
+
+
+def _first_number(value) -> float:
+    """A DS / IS value that may be multi-valued (several windows): the first."""
+    return float(value[0]) if isinstance(value, list | tuple | pydicom.multival.MultiValue) else float(value)
 
 
 def _is_pair(x) -> bool:
@@ -236,7 +394,12 @@ def metadata(ds) -> dict:
         except (TypeError, ValueError):
             return None
 
-    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+    spacing = (ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+               or functional_group(ds, 0, "PixelMeasuresSequence", "PixelSpacing"))
+    thickness = get("SliceThickness", float)
+    if thickness is None:
+        value = functional_group(ds, 0, "PixelMeasuresSequence", "SliceThickness")
+        thickness = float(value) if value not in (None, "") else None
     return {
         "patient": patient_hash(ds),
         "study": get("StudyInstanceUID"),
@@ -248,7 +411,7 @@ def metadata(ds) -> dict:
         "columns": get("Columns", int),
         "frames": int(ds.get("NumberOfFrames", 1) or 1),
         "pixel_spacing": tuple(float(v) for v in spacing) if spacing else None,
-        "slice_thickness": get("SliceThickness", float),
+        "slice_thickness": thickness,
         "manufacturer": get("Manufacturer"),
         "sex": get("PatientSex"),
         "age": get("PatientAge"),
@@ -257,6 +420,7 @@ def metadata(ds) -> dict:
     }
 
 
+@_typed_errors
 def read_image(path, *, window=None, frame: int | None = None) -> tuple[np.ndarray, dict]:
     """Reads one DICOM image as float32 in [0, 1].
 
@@ -284,6 +448,7 @@ def read_image(path, *, window=None, frame: int | None = None) -> tuple[np.ndarr
     return image, metadata(ds)
 
 
+@_typed_errors
 def read_pixels(path, *, window=None, frame: int | None = None):
     """:func:`read_image` without the metadata (the data pipeline's hot path): ``(image, dataset)``."""
     ds = validate(path, defer=frame is None)  # one frame wanted: read the file once, not twice
@@ -294,16 +459,17 @@ def read_pixels(path, *, window=None, frame: int | None = None):
     if frames > 1 and frame is None:
         return np.stack([image for image in iter_frames(path, window=window, ds=ds)]), ds
     if frame is not None and not 0 <= frame < frames:
-        raise IndexError(f"{path}: frame {frame} out of range (the file has {frames})")
+        raise FrameIndexError(f"{path}: frame {frame} out of range (the file has {frames})")
     pixels = _decode(path, ds, frame if frames > 1 else None)
-    return _to_unit(ds, pixels, window), ds
+    return _to_unit(ds, pixels, window, frame or 0), ds
 
 
 def iter_frames(path, *, window=None, ds=None):
     """Yields the frames of a multi-frame file one at a time, decoding only the frame asked for."""
     ds = ds if ds is not None else validate(path)
+    frame = _typed_errors(lambda _path, i: _to_unit(ds, _decode(path, ds, i), window, i))
     for i in range(int(ds.get("NumberOfFrames", 1) or 1)):
-        yield _to_unit(ds, _decode(path, ds, i), window)
+        yield frame(path, i)
 
 
 @dataclass
@@ -333,6 +499,73 @@ def _problem(strict: bool, path, message: str, found: list[str]):
     found.append(message)
 
 
+# A slice whose first pixel lies off the others' in-plane by more than this many pixels is not part of
+# one volume: scanners write ImagePositionPatient to about 1e-4 mm; a real shift is a different stack.
+IN_PLANE_TOLERANCE = 0.1
+
+
+@dataclass
+class _Slice:
+    """One 2-D slice of a series: a classic single-frame file, or one frame of an enhanced multi-frame
+    object (whose geometry lives in its Plane Position / Orientation and Pixel Measures functional groups)."""
+
+    path: str
+    frame: int | None
+    position: tuple | None
+    orientation: tuple | None
+    pixel_spacing: tuple
+    frame_of_reference: str | None
+    thickness: float | None
+
+    @property
+    def has_geometry(self) -> bool:
+        return self.position is not None and self.orientation is not None
+
+    @property
+    def label(self) -> str:
+        return self.path if self.frame is None else f"{self.path} (frame {self.frame + 1})"
+
+
+def _numbers(value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, list | tuple | pydicom.multival.MultiValue):
+        return tuple(float(v) for v in value)
+    return (float(value),)
+
+
+def _slices(path, ds) -> list[_Slice]:
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    indices = range(frames) if enhanced else [None]
+    out = []
+    for i in indices:
+        spacing = _numbers(functional_group(ds, i, "PixelMeasuresSequence", "PixelSpacing")) or (1.0, 1.0)
+        thickness = _numbers(functional_group(ds, i, "PixelMeasuresSequence", "SliceThickness"))
+        out.append(_Slice(str(path), i if frames > 1 else None,
+                          _numbers(functional_group(ds, i, "PlanePositionSequence", "ImagePositionPatient")),
+                          _numbers(functional_group(ds, i, "PlaneOrientationSequence", "ImageOrientationPatient")),
+                          spacing, ds.get("FrameOfReferenceUID"), thickness[0] if thickness else None))
+    return out
+
+
+def _check_same_frame_and_spacing(members: list[_Slice], strict: bool, found: list) -> None:
+    """Every slice in the frame of reference and with the pixel spacing of the first (the spacing used to
+    be taken from the first slice alone)."""
+    first = members[0]
+    spacing = np.array(first.pixel_spacing)
+    for s in members[1:]:
+        if s.frame_of_reference != first.frame_of_reference:
+            _problem(strict, s.label, f"FrameOfReferenceUID {s.frame_of_reference} differs from "
+                                      f"{first.frame_of_reference} of {Path(first.path).name}: positions are not "
+                                      "comparable", found)
+        other = np.array(s.pixel_spacing)
+        if np.abs(other - spacing).max() > 1e-4 * spacing.max():
+            _problem(strict, s.label, f"PixelSpacing {other.tolist()} differs from {spacing.tolist()} of "
+                                      f"{Path(first.path).name}", found)
+
+
+@_typed_errors
 def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None = None,
                 tolerance: float = 0.01) -> Series:
     """Reads one series into a volume ordered by ``ImagePositionPatient`` projected on the slice normal.
@@ -348,20 +581,23 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
         :class:`Series`.
 
     Raises:
-        SeriesError: mixed series, non-parallel slices, gaps or irregular spacing (strict mode).
+        SeriesError: mixed series, non-parallel slices, gaps or irregular spacing, a slice without a
+            position, another frame of reference or pixel spacing, or shifted in-plane by more than
+            ``IN_PLANE_TOLERANCE`` (0.1) pixel (strict mode); the error names the file.
     """
     files = _files(folder_or_files)
     where = folder_or_files if isinstance(folder_or_files, str | os.PathLike) else (files[0] if files else "<empty>")
     found: list[str] = []
-    groups: dict[str, list] = defaultdict(list)
+    groups: dict[str, list[_Slice]] = defaultdict(list)
     for path in files:
         try:
             ds = _open(path, pixels=False)
         except NotDicomError:
             continue
-        if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds:
-            continue
-        groups[str(ds.get("SeriesInstanceUID", ""))].append((path, ds))
+        groups[str(ds.get("SeriesInstanceUID", ""))].extend(_slices(path, ds))
+    # Series whose files carry no geometry at all (a report, a localiser set without positions) are not
+    # volumes; within a volume, a slice without a position is a defect (it used to be dropped silently).
+    groups = {uid: m for uid, m in groups.items() if any(s.has_geometry for s in m)}
     if not groups:
         raise SeriesError(where, "no DICOM slices with ImagePositionPatient and ImageOrientationPatient")
     if series_uid is not None:
@@ -375,13 +611,30 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
                      found)
         members = max(groups.values(), key=len)
 
-    orientations = np.array([[float(v) for v in ds.ImageOrientationPatient] for _, ds in members])
+    for s in members:
+        if not s.has_geometry:
+            _problem(strict, s.label, "slice without ImagePositionPatient / ImageOrientationPatient in a series "
+                                      "whose other slices have them", found)
+    members = [s for s in members if s.has_geometry]
+    _check_same_frame_and_spacing(members, strict, found)
+    orientations = np.array([s.orientation for s in members])
     tilt = float(np.abs(orientations - orientations[0]).max())
     if tilt > tolerance:
         _problem(strict, where, f"non-parallel slices: orientation cosines differ by up to {tilt:.3f}", found)
     row, col = orientations[0][:3], orientations[0][3:]
     normal = np.cross(row, col)
-    positions = np.array([np.dot([float(v) for v in ds.ImagePositionPatient], normal) for _, ds in members])
+    xyz = np.array([s.position for s in members])
+    positions = xyz @ normal
+    # In-plane offsets of each slice's first pixel: a stack is only a volume if they agree.
+    pixel = min(members[0].pixel_spacing)
+    for axis, direction in (("row", row), ("column", col)):
+        offsets = xyz @ direction
+        worst = int(np.argmax(np.abs(offsets - offsets[0])))
+        if abs(offsets[worst] - offsets[0]) > IN_PLANE_TOLERANCE * pixel:
+            _problem(strict, members[worst].label, f"slice shifted in-plane along the {axis} direction by "
+                                                   f"{offsets[worst] - offsets[0]:.3f} mm relative to "
+                                                   f"{Path(members[0].path).name} (tolerance "
+                                                   f"{IN_PLANE_TOLERANCE:g} pixel)", found)
     order = np.argsort(positions, kind="stable")
     members = [members[i] for i in order]
     positions = positions[order]
@@ -398,25 +651,26 @@ def read_series(folder_or_files, *, strict: bool = True, series_uid: str | None 
             _problem(strict, where, f"irregular slice spacing: {steps.min():.3f}–{steps.max():.3f} mm", found)
         slice_spacing = median
     else:
-        slice_spacing = float(members[0][1].get("SliceThickness", 1.0) or 1.0)
+        slice_spacing = members[0].thickness or 1.0
 
-    slices = []
-    for path, _ in members:
-        ds = validate(path)
-        slices.append(apply_modality_lut(_decode(path, ds, None), ds).astype("float32"))
-    shapes = {s.shape for s in slices}
+    slices, opened = [], {}
+    for s in members:
+        if s.path not in opened:
+            opened[s.path] = validate(s.path)
+        ds = opened[s.path]
+        slices.append(modality_values(ds, _decode(s.path, ds, s.frame), s.frame or 0))
+    shapes = {v.shape for v in slices}
     if len(shapes) > 1:
         raise SeriesError(where, f"slices of different sizes {sorted(shapes)}")
-    first = members[0][1]
-    pixel_spacing = [float(v) for v in first.get("PixelSpacing", [1.0, 1.0])]
+    first = members[0]
     return Series(
         volume=np.stack(slices),
-        spacing=(float(slice_spacing), pixel_spacing[0], pixel_spacing[1]),
-        origin=tuple(float(v) for v in first.ImagePositionPatient),
-        orientation=tuple(float(v) for v in first.ImageOrientationPatient),
-        files=[p for p, _ in members],
+        spacing=(float(slice_spacing), first.pixel_spacing[0], first.pixel_spacing[1]),
+        origin=tuple(first.position),
+        orientation=tuple(first.orientation),
+        files=[s.path for s in members],
         positions=positions,
-        meta=metadata(first),
+        meta=metadata(opened[first.path]),
         warnings=found,
     )
 

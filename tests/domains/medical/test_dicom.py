@@ -158,3 +158,327 @@ def test_rg1_jpeg2000_lossless_decodes_to_the_uncompressed_pixels():
     reference, _ = D.read_image(_pydicom_data("RG1_UNCR.dcm"))
     image, _ = D.read_image(_pydicom_data("RG1_J2KR.dcm"))
     np.testing.assert_array_equal(image, reference)
+
+
+def _ct5n_with(tmp_path, change):
+    """The five-slice CT series of pydicom's test data, copied, with ``change(ds)`` applied to its third
+    file (in position order); returns (folder, changed file)."""
+    import shutil
+
+    folder = tmp_path / "CT5N"
+    shutil.copytree(DIRS / "98892001" / "CT5N", folder)
+    victim = D.read_series(folder).files[2]
+    ds = pydicom.dcmread(victim)
+    change(ds)
+    ds.save_as(victim)
+    return folder, victim
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda ds: delattr(ds, "ImagePositionPatient"), "slice without ImagePositionPatient"),
+    (lambda ds: setattr(ds, "PixelSpacing", [float(v) * 1.5 for v in ds.PixelSpacing]), "PixelSpacing"),
+    (lambda ds: setattr(ds, "FrameOfReferenceUID", "1.2.3.4.5"), "FrameOfReferenceUID 1.2.3.4.5 differs"),
+    (lambda ds: setattr(ds, "ImagePositionPatient",
+                        [float(ds.ImagePositionPatient[0]) + 3.0, *map(float, ds.ImagePositionPatient[1:])]),
+     "shifted in-plane"),
+], ids=["no_position", "pixel_spacing", "frame_of_reference", "in_plane_shift"])
+def test_a_slice_that_does_not_belong_to_the_volume_is_named(tmp_path, change, message):
+    """Each of these was stacked silently (or the slice dropped): now SeriesError naming the file."""
+    folder, victim = _ct5n_with(tmp_path, change)
+    with pytest.raises(D.SeriesError, match=message) as caught:
+        D.read_series(folder)
+    assert Path(victim).name in str(caught.value)
+    with pytest.warns(UserWarning, match=message):
+        lenient = D.read_series(folder, strict=False)
+    assert any(message.split()[0] in w for w in lenient.warnings)
+
+
+def test_positions_written_with_scanner_rounding_are_not_a_shift(tmp_path):
+    folder, _ = _ct5n_with(tmp_path, lambda ds: setattr(ds, "ImagePositionPatient", [
+        float(ds.ImagePositionPatient[0]) + 1e-4, *map(float, ds.ImagePositionPatient[1:])]))
+    assert D.read_series(folder).volume.shape == (5, 16, 16)
+
+
+def _mutated(tmp_path, source, name, **changes):
+    ds = pydicom.dcmread(f(source))
+    for key, value in changes.items():
+        if value is None:
+            delattr(ds, key)
+        else:
+            setattr(ds, key, value)
+    path = tmp_path / name
+    ds.save_as(path)
+    return path
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"BitsAllocated": 0}, "BitsAllocated 0 is not one of"),
+    ({"BitsAllocated": 12}, "BitsAllocated 12 is not one of"),
+    ({"Rows": 0}, "Rows 0 x Columns 128"),
+    ({"NumberOfFrames": -3}, "NumberOfFrames -3"),
+    ({"PhotometricInterpretation": None}, "PhotometricInterpretation is missing"),
+    ({"BitsStored": 20}, "BitsStored 20 must be between 1 and BitsAllocated 16"),
+], ids=["bits0", "bits12", "rows0", "frames-3", "no_photometric", "stored_over_allocated"])
+def test_contradictory_headers_say_what_is_wrong(tmp_path, changes, message):
+    path = _mutated(tmp_path, "CT_small.dcm", "bad.dcm", **changes)
+    with pytest.raises(D.MalformedDicomError, match=message) as caught:
+        D.read_image(path)
+    assert "bad.dcm" in str(caught.value)
+
+
+def test_pixel_data_longer_than_the_header_is_an_error_but_padding_is_not(tmp_path):
+    """8 bits declared over 16-bit pixels gave a (2, 128, 128) array of garbage."""
+    path = _mutated(tmp_path, "CT_small.dcm", "eight.dcm", BitsAllocated=8, BitsStored=8, HighBit=7)
+    with pytest.raises(D.MalformedDicomError, match="the header contradicts the data"):
+        D.read_image(path)
+    image, _ = D.read_image(f("MR_small_padded.dcm"))  # 128 bytes of padding (less than a frame): fine
+    assert image.shape[:2] == (64, 64)
+
+
+def test_huge_declared_images_are_refused_before_anything_is_allocated(tmp_path, monkeypatch):
+    import tracemalloc
+
+    path = _mutated(tmp_path, "CT_small.dcm", "huge.dcm", Rows=60000, Columns=60000, NumberOfFrames=4)
+    tracemalloc.start()
+    with pytest.raises(D.ImageTooLargeError, match="over the limit of 1.00 GiB") as caught:
+        D.read_image(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert "huge.dcm" in str(caught.value) and peak < 50 * 2**20
+    monkeypatch.setattr(D, "MAX_IMAGE_BYTES", 1000)  # the limit is a setting
+    with pytest.raises(D.ImageTooLargeError):
+        D.read_image(f("CT_small.dcm"))
+
+
+def test_enhanced_ct_functional_groups_give_the_hounsfield_units_simpleitk_reads():
+    """Enhanced CT keeps Rescale Slope / Intercept in the functional groups: they were ignored (1024 HU
+    too high). SimpleITK (GDCM) reads the same file independently."""
+    sitk = pytest.importorskip("SimpleITK")
+    path = get_testdata_file("eCT_Supplemental.dcm", download=False)
+    if path is None:
+        pytest.skip("pydicom-data is not installed")
+    reference = sitk.GetArrayFromImage(sitk.ReadImage(path)).astype("float32")  # (frames, rows, columns)
+    ds = D.validate(path)
+    ours = np.stack([D.modality_values(ds, pydicom.pixels.pixel_array(ds, index=i), i)
+                     for i in range(int(ds.NumberOfFrames))])
+    np.testing.assert_array_equal(ours, reference)
+    assert ours.min() == -1024.0
+    # Windowed by a preset, the frame reads like the HU it holds; with the file's own frame window too.
+    image, meta = D.read_image(path, window=(40, 400), frame=1)
+    np.testing.assert_allclose(image[..., 0], np.clip((reference[1] - (40 - 0.5 - 399 / 2)) / 399, 0, 1), atol=1e-6)
+    assert meta["pixel_spacing"] == pytest.approx((0.388672, 0.388672)) and meta["slice_thickness"] == 10.0
+    own, _ = D.read_image(path, frame=0)  # no window asked: the frame's own VOI window from its group
+    voi = D.functional_group(ds, 0, "FrameVOILUTSequence", "WindowCenter"), \
+        D.functional_group(ds, 0, "FrameVOILUTSequence", "WindowWidth")
+    centre, width = (float(v[0]) if isinstance(v, pydicom.multival.MultiValue) else float(v) for v in voi)
+    np.testing.assert_allclose(own[..., 0], np.clip((reference[0] - (centre - 0.5 - (width - 1) / 2)) / (width - 1),
+                                                    0, 1), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["OBXXXX1A.dcm", "OBXXXX1A_expb.dcm", "OBXXXX1A_2frame.dcm",
+                                  "OBXXXX1A_expb_2frame.dcm"])
+def test_palette_colour_in_either_byte_order_matches_simpleitk(name):
+    """Big-endian palette tables read almost black (max 0.004) through pydicom's apply_color_lut."""
+    sitk = pytest.importorskip("SimpleITK")
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        pytest.skip("pydicom-data is not installed")
+    frames = int(pydicom.dcmread(path, stop_before_pixels=True).get("NumberOfFrames", 1) or 1)
+    ours, _ = D.read_image(path)
+    ours = ours if frames > 1 else ours[None]
+    reference = sitk.GetArrayFromImage(sitk.ReadImage(path)).astype("float64")  # 8-bit RGB: the 16-bit LUT >> 8
+    assert ours.shape == reference.shape
+    assert np.abs(ours * 255 - reference).max() <= 1.0
+
+
+# Where SimpleITK (GDCM) and we differ by convention, its array is brought to ours before comparing:
+# - MONOCHROME1: GDCM inverts to MONOCHROME2 ((2**BitsStored - 1) - v); we keep modality values and invert
+#   only after windowing (the window is defined on stored values);
+# - BitsStored 1 (binary segmentations): GDCM scales to 0 / 255, we keep 0 / 1;
+# - a Modality LUT Sequence: GDCM returns stored values without it, we apply it (PS3.3 C.11.1);
+# - lossy JPEG: two decoders (libjpeg-turbo in GDCM, pylibjpeg here) differ by up to 5 grey levels.
+# Not explained yet (asserted to still differ, so a fix on either side shows up here): 16- and 32-bit
+# RGB in RLE, 32-bit RGB uncompressed, GDCM's handling of the ALOKA 16-bit palette, a 32-bit big-endian
+# RT dose. Files only one reader opens are listed too.
+SITK_UNEXPLAINED = {"SC_rgb_32bit.dcm", "SC_rgb_32bit_2frame.dcm", "SC_rgb_expb_32bit.dcm",
+                    "SC_rgb_expb_32bit_2frame.dcm", "SC_rgb_rle_16bit.dcm", "SC_rgb_rle_16bit_2frame.dcm",
+                    "SC_rgb_rle_32bit.dcm", "SC_rgb_rle_32bit_2frame.dcm", "gdcm-US-ALOKA-16.dcm",
+                    "gdcm-US-ALOKA-16_big.dcm", "rtdose_expb.dcm"}
+LOSSY = ("JPEG Baseline (Process 1)", "JPEG Extended (Process 2 and 4)")
+
+
+def _pydicom_files():
+    roots = [TEST_FILES]
+    try:
+        import data_store  # pydicom-data
+
+        roots.append(Path(data_store.__file__).parent / "data")
+    except ImportError:
+        pass
+    return sorted({p for root in roots for p in root.glob("*.dcm")})
+
+
+def test_modality_values_agree_with_simpleitk_on_every_file_both_read():
+    import warnings
+
+    sitk = pytest.importorskip("SimpleITK")
+    sitk.ProcessObject_SetGlobalWarningDisplay(False)
+    agree, differ = [], set()
+    for path in _pydicom_files():  # about 150 files: pydicom's own and pydicom-data
+        try:
+            ds = D.validate(str(path))
+            n = int(ds.get("NumberOfFrames", 1) or 1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                frames = [D._decode(str(path), ds, i if n > 1 else None) for i in range(n)]
+        except D.DicomError:
+            continue
+        try:
+            reference = sitk.GetArrayFromImage(sitk.ReadImage(str(path))).astype("float64")
+        except RuntimeError:
+            continue
+        photometric = str(ds.PhotometricInterpretation).upper()
+        bits = int(ds.BitsStored)
+        if photometric.startswith("MONOCHROME"):
+            ours = np.stack([D.modality_values(ds, f, i) for i, f in enumerate(frames)]).astype("float64")
+            if "ModalityLUTSequence" in ds:
+                continue  # GDCM does not apply it (above)
+            if photometric == "MONOCHROME1":
+                reference = (2**bits - 1) - reference
+            if bits == 1:
+                reference = reference / 255
+        else:
+            ours = np.stack([D._to_unit(ds, f, None, i) for i, f in enumerate(frames)]).astype("float64")
+            ours = ours * (2**16 - 1 if photometric == "PALETTE COLOR" or bits > 8 else 255)
+            if photometric == "PALETTE COLOR":
+                reference = reference * 257  # GDCM gives the 16-bit table's high byte
+        if ours.size != reference.size:
+            differ.add(path.name)
+            continue
+        tolerance = 5.0 if ds.file_meta.TransferSyntaxUID.name in LOSSY else 1.0
+        palette = 257.0 if photometric == "PALETTE COLOR" else 0.0
+        if np.abs(ours.reshape(reference.shape) - reference).max() <= tolerance + palette:
+            agree.append(path.name)
+        else:
+            differ.add(path.name)
+    assert len(agree) >= 90, agree
+    present = {p.name for p in _pydicom_files()}
+    assert differ == SITK_UNEXPLAINED & present, (sorted(differ - SITK_UNEXPLAINED),
+                                                  sorted((SITK_UNEXPLAINED & present) - differ))
+
+
+FUZZ_SOURCES = ["CT_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "emri_small.dcm", "SC_rgb.dcm", "MR_small.dcm"]
+
+
+def _mutate(data: bytes, kind: str, positions, values) -> bytes:
+    out = bytearray(data)
+    if kind == "truncate":
+        return bytes(out[: positions[0] % len(out)])
+    span = len(out) if kind == "flip_anywhere" else min(len(out), 1500)  # the header lives in the first KB
+    for at, value in zip(positions, values, strict=False):
+        out[at % span] = value
+    return bytes(out)
+
+
+def test_hostile_files_end_in_our_typed_error_or_a_correct_image(tmp_path):
+    """Truncations and byte flips of real files (headers most of all): our typed error or an image in
+    [0, 1], never another exception, never more than 10 s or 256 MB for one file."""
+    import time
+    import tracemalloc
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    sources = {name: Path(f(name)).read_bytes() for name in FUZZ_SOURCES}
+    limit = 16 * 2**20  # a flipped Rows or Columns may declare any size up to the limit: keep it small here
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.sampled_from(FUZZ_SOURCES), st.sampled_from(["truncate", "flip_header", "flip_anywhere"]),
+           st.lists(st.integers(0, 2**31), min_size=1, max_size=8), st.lists(st.integers(0, 255), min_size=8,
+                                                                              max_size=8))
+    def check(name, kind, positions, values):
+        path = tmp_path / "fuzzed.dcm"
+        path.write_bytes(_mutate(sources[name], kind, positions, values))
+        tracemalloc.start()
+        start = time.perf_counter()
+        try:
+            image, _ = D.read_image(path)
+            assert np.isfinite(image).all() and image.min() >= 0 and image.max() <= 1
+        except D.DicomError:
+            pass
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        assert time.perf_counter() - start < 10 and peak < 16 * limit  # decoded, as float32, windowed copies
+
+    original = D.MAX_IMAGE_BYTES
+    D.MAX_IMAGE_BYTES = limit
+    try:
+        check()
+    finally:
+        D.MAX_IMAGE_BYTES = original
+
+
+def _classic_series_from_enhanced(path, folder):
+    """The classic single-frame CT files equivalent to an enhanced multi-frame object: each frame's
+    geometry, pixel measures and rescale moved from its functional groups to the top level."""
+    from pydicom.uid import generate_uid
+
+    ds = pydicom.dcmread(path)
+    pixels = ds.pixel_array
+    folder.mkdir()
+    for i in range(int(ds.NumberOfFrames)):
+        one = pydicom.dcmread(path)
+        for name, sequence, keyword in [("ImagePositionPatient", "PlanePositionSequence", "ImagePositionPatient"),
+                                        ("ImageOrientationPatient", "PlaneOrientationSequence", "ImageOrientationPatient"),
+                                        ("PixelSpacing", "PixelMeasuresSequence", "PixelSpacing"),
+                                        ("SliceThickness", "PixelMeasuresSequence", "SliceThickness"),
+                                        ("RescaleIntercept", "PixelValueTransformationSequence", "RescaleIntercept"),
+                                        ("RescaleSlope", "PixelValueTransformationSequence", "RescaleSlope")]:
+            setattr(one, name, D.functional_group(ds, i, sequence, keyword))
+        del one.PerFrameFunctionalGroupsSequence, one.SharedFunctionalGroupsSequence, one.NumberOfFrames
+        one.SOPClassUID, one.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.2", generate_uid()  # CT Image Storage
+        one.PixelData = np.ascontiguousarray(pixels[i]).tobytes()
+        one.save_as(folder / f"slice{i}.dcm")
+
+
+def test_an_enhanced_ct_gives_the_volume_of_its_classic_series_and_of_simpleitk(tmp_path):
+    sitk = pytest.importorskip("SimpleITK")
+    path = get_testdata_file("eCT_Supplemental.dcm", download=False)
+    if path is None:
+        pytest.skip("pydicom-data is not installed")
+    enhanced = D.read_series([path])
+    _classic_series_from_enhanced(path, tmp_path / "classic")
+    classic = D.read_series(tmp_path / "classic")
+    np.testing.assert_array_equal(enhanced.volume, classic.volume)
+    assert enhanced.spacing == classic.spacing and enhanced.origin == classic.origin
+    assert enhanced.orientation == classic.orientation and enhanced.positions.tolist() == classic.positions.tolist()
+    image = sitk.ReadImage(path)
+    reference = sitk.GetArrayFromImage(image).astype("float32")
+    assert enhanced.spacing == pytest.approx(image.GetSpacing()[::-1])
+    # Slices are ordered along row x column (our convention for every series); SimpleITK keeps the file's
+    # frame order. The same slices, each at its own position.
+    same = [int(np.flatnonzero([np.array_equal(v, r) for r in reference])[0]) for v in enhanced.volume]
+    assert sorted(same) == list(range(len(reference)))
+    first = image.TransformIndexToPhysicalPoint((0, 0, same[0]))  # where SimpleITK puts our first slice
+    assert first == pytest.approx(enhanced.origin)
+
+
+def test_a_small_file_declaring_a_huge_element_is_not_read_into_memory(tmp_path):
+    """A 1.5 GiB length in the header of a 39 KB file allocated 1.5 GiB before any check."""
+    import struct
+    import tracemalloc
+
+    data = bytearray(Path(f("CT_small.dcm")).read_bytes())
+    at = data.rindex(struct.pack("<HH", 0x7FE0, 0x0010))  # explicit VR LE: tag, 'OW', 2 reserved, 4-byte length
+    assert bytes(data[at + 4:at + 6]) == b"OW"
+    data[at + 8:at + 12] = struct.pack("<I", 3 * 2**29)
+    path = tmp_path / "lying.dcm"
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        with pytest.raises(D.TruncatedFileError, match="declares 1610612736 bytes; the file holds"):
+            D.read_image(path)
+        assert tracemalloc.get_traced_memory()[1] < 50 * 2**20
+    finally:
+        tracemalloc.stop()

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -196,3 +197,38 @@ def test_index_paths_do_not_depend_on_the_working_directory(study, tmp_path, mon
     ds = make_dataset(relative, label=None, image_size=(32, 32), workers=2, batch_size=4)
     monkeypatch.chdir(tmp_path)  # … then the caller moves on: the pipeline still reads the files
     assert tuple(next(iter(ds)).shape) == (4, 32, 32, 1)
+
+
+def test_scan_can_decode_every_file_and_reports_broken_links(tmp_path):
+    """A compressed stream that only fails when decoded is indexed by a header scan and skipped by
+    ``verify="decode"``; a symbolic link to a missing file is listed as skipped, never ignored."""
+    import shutil
+    import struct
+
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    from domains.medical import scan
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm", download=False), folder / "good.dcm")
+    ds = pydicom.dcmread(get_testdata_file("MR_small_RLE.dcm", download=False))
+    data = bytearray(ds.PixelData)
+    offset_table = struct.unpack("<I", data[4:8])[0]
+    first = 8 + offset_table + 8  # the first fragment's bytes: RLE header, segment count first
+    data[first:first + 4] = struct.pack("<I", 15)  # 15 segments, offsets that do not exist
+    ds.PixelData = bytes(data)
+    ds.save_as(folder / "corrupt_rle.dcm")
+    (folder / "gone.dcm").symlink_to(tmp_path / "deleted.dcm")
+
+    quick = scan(folder, progress=False)
+    assert sorted(Path(p).name for p in quick["path"]) == ["corrupt_rle.dcm", "good.dcm"]
+    skipped = quick.attrs["skipped"]
+    assert list(skipped["error"]) == ["BrokenLink"] and skipped["path"].iloc[0].endswith("gone.dcm")
+
+    decoded = scan(folder, progress=False, verify="decode")
+    assert [Path(p).name for p in decoded["path"]] == ["good.dcm"]
+    reasons = dict(zip(decoded.attrs["skipped"]["path"].map(lambda p: Path(p).name),
+                       decoded.attrs["skipped"]["error"], strict=True))
+    assert reasons == {"corrupt_rle.dcm": "UnsupportedTransferSyntaxError", "gone.dcm": "BrokenLink"}
