@@ -392,7 +392,10 @@ def test_hostile_files_end_in_our_typed_error_or_a_correct_image(tmp_path):
     sources = {name: Path(f(name)).read_bytes() for name in FUZZ_SOURCES}
     limit = 16 * 2**20  # a flipped Rows or Columns may declare any size up to the limit: keep it small here
 
-    @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    # derandomize: CI runs the same 120 cases every time (a header flip found outside them is an open
+    # defect, see the closing note of issue 14, not a flaky run)
+    @settings(max_examples=120, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.sampled_from(FUZZ_SOURCES), st.sampled_from(["truncate", "flip_header", "flip_anywhere"]),
            st.lists(st.integers(0, 2**31), min_size=1, max_size=8), st.lists(st.integers(0, 255), min_size=8,
                                                                               max_size=8))
@@ -480,5 +483,24 @@ def test_a_small_file_declaring_a_huge_element_is_not_read_into_memory(tmp_path)
         with pytest.raises(D.TruncatedFileError, match="declares 1610612736 bytes; the file holds"):
             D.read_image(path)
         assert tracemalloc.get_traced_memory()[1] < 50 * 2**20
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.xfail(strict=True, reason="open (issue 14): a byte flipped in the file meta group misaligns pydicom's "
+                                       "parser, which then reads a garbage length in full (about 1 GB)")
+def test_a_flipped_meta_byte_is_refused_without_a_large_allocation(tmp_path):
+    """Found by the fuzz test with a random seed: CT_small.dcm with byte 153 set to 15."""
+    import tracemalloc
+
+    data = bytearray(Path(f("CT_small.dcm")).read_bytes())
+    data[153] = 15
+    path = tmp_path / "flipped.dcm"
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        with pytest.raises(D.DicomError):
+            D.read_image(path)
+        assert tracemalloc.get_traced_memory()[1] < 256 * 2**20
     finally:
         tracemalloc.stop()
