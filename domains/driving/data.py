@@ -394,7 +394,7 @@ def _padded_targets(frames, class_names):
 
 
 def make_dataset(frames, class_names, *, input_size, anchors=None, batch_size: int = 8, augment: bool = False,
-                 shuffle: bool = False, seed: int = 0, targets: bool = True):
+                 shuffle: bool = False, seed: int = 0, targets: bool = True, drop_remainder: bool | None = None):
     """Letterboxed images (float32 in [0, 255]) with RetinaNet targets, or with raw boxes.
 
     Args:
@@ -407,6 +407,10 @@ def make_dataset(frames, class_names, *, input_size, anchors=None, batch_size: i
         augment: horizontal flip, scale jitter (0.75–1.0 of the fitted scale at a random position:
             never crops), brightness / contrast / saturation.
         targets: ``False`` yields ``(image, {"boxes", "classes"})`` in input coordinates.
+        drop_remainder: leave out the last, smaller batch. The default does so for a shuffled (training)
+            dataset with at least one full batch: every step then has the same static batch size, which
+            makes a CPU training step 1.6× faster (ResNet-18 RetinaNet, 4 × 128×384: 0.26 vs 0.41 s); the
+            frames left out change with each epoch's shuffle. Evaluation keeps every frame.
     """
     import tensorflow as tf
 
@@ -441,7 +445,9 @@ def make_dataset(frames, class_names, *, input_size, anchors=None, batch_size: i
     if shuffle:
         ds = ds.shuffle(len(frames), seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if drop_remainder is None:
+        drop_remainder = shuffle and len(frames) >= batch_size
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
 # --- the data step's shared names -------------------------------------------------------------------------

@@ -23,10 +23,11 @@ from restoolkit.training.callbacks import (
     StopOnNonFiniteLoss,
     atomic_write_text,
 )
+from restoolkit.training.precision import resolve_mixed_precision
 from restoolkit.training.strategy import is_chief
 from restoolkit.training.strategy import strategy as make_strategy
 
-MIXED_POLICIES = (None, "float32", "mixed_float16", "mixed_bfloat16")
+MIXED_POLICIES = (None, "float32", "mixed_float16", "mixed_bfloat16", "auto")
 
 
 @dataclass
@@ -316,7 +317,8 @@ def fit(
         label_smoothing: for classification losses (labels become one-hot inside ``tf.data``).
         clipnorm: global gradient-norm clipping.
         mixed_precision: ``None``/``"float32"``, ``"mixed_float16"`` (with dynamic loss scaling) or
-            ``"mixed_bfloat16"``.
+            ``"mixed_bfloat16"``; ``"auto"``: bfloat16 where the hardware computes it natively, else float32
+            (:func:`~restoolkit.training.precision.resolve_mixed_precision`; the run records the choice).
         jit_compile: XLA-compile the train step.
         seed: seeds Python, NumPy, TensorFlow and Keras, and the shuffle.
         deterministic: enable TensorFlow's deterministic ops.
@@ -344,6 +346,7 @@ def fit(
     """
     if mixed_precision not in MIXED_POLICIES:
         raise ConfigError(f"mixed_precision must be one of {MIXED_POLICIES}, got {mixed_precision!r}")
+    mixed_precision = resolve_mixed_precision(mixed_precision)  # "auto" → what this machine computes fast
     if epochs < 1:
         raise ConfigError(f"epochs must be at least 1, got {epochs}")
     keras.utils.set_random_seed(seed)

@@ -135,6 +135,26 @@ def test_augmentation_keeps_boxes_on_their_pixels(tmp_path):
         assert inside > outside + 100
 
 
+def test_training_batches_have_a_static_size_and_evaluation_keeps_every_frame(tmp_path):
+    image = np.zeros((40, 80, 3), "uint8")
+    frames = []
+    for i in range(10):
+        Image.fromarray(image).save(tmp_path / f"{i:06d}.png")
+        (tmp_path / f"{i}.txt").write_text(f"Car 0 0 0 {i} 5 {i + 20} 30 1 1 1 0 0 0 0\n")
+        frames.append(read_kitti_label(tmp_path / f"{i}.txt", image_path=tmp_path / f"{i:06d}.png"))
+    options = {"input_size": (32, 64), "batch_size": 4, "targets": False}
+    training = make_dataset(frames, ["Car"], shuffle=True, augment=True, **options)
+    assert training.element_spec[0].shape[0] == 4  # static: one compiled step shape, no polymorphic batch
+    assert [len(x) for x, _ in training] == [4, 4]
+    evaluation = make_dataset(frames, ["Car"], **options)
+    assert evaluation.element_spec[0].shape[0] is None
+    assert [len(x) for x, _ in evaluation] == [4, 4, 2]
+    left = [x1 for _, t in evaluation for x1 in t["boxes"].numpy()[:, 0, 0]]
+    np.testing.assert_allclose(np.sort(left), np.arange(10) * 32 / 40)  # every frame, once (letterbox scale 0.8)
+    # Fewer frames than a batch: the one short batch is kept, not dropped
+    assert [len(x) for x, _ in make_dataset(frames[:3], ["Car"], shuffle=True, **options)] == [3]
+
+
 def test_assign_targets():
     anchors = make_anchors((64, 64))
     exact = anchors[10]
