@@ -44,12 +44,13 @@ def test_object_detector(tmp_path):
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(2)
     kwargs = {"backbone": "resnet18", "class_names": ["Car", "Pedestrian"], "preprocessor": {"input_size": (64, 96)},
               "fpn_width": 8, "head_width": 8, "head_depth": 1, "nms": "deployment", "box_loss": "giou",
-              "head_norm": "group"}
+              "head_norm": "group", "iou_thresholds": [0.45, 0.35]}
     trained = run_task_test(ObjectDetector, kwargs, data, x, expected_output_shape=(None, n, 6))
     trained.save_to_preset(tmp_path / "preset")
     run_preset_test(ObjectDetector, tmp_path / "preset", x)
-    arch = check_unbuilt_preset(ObjectDetector, "retinanet_resnet18_synthetic_scenes", class_names=["Car"])
+    arch = check_unbuilt_preset(ObjectDetector, "retinanet_resnet10_050_synthetic_scenes", class_names=["Car"])
     assert arch.input_size == (128, 384) and arch.class_names == ["Car"]
+    assert arch.iou_thresholds == (0.4, 0.3) and arch.backbone_name == "resnet10_050"
 
 
 def test_fraud_classifier(tmp_path):

@@ -394,7 +394,8 @@ def _padded_targets(frames, class_names):
 
 
 def make_dataset(frames, class_names, *, input_size, anchors=None, batch_size: int = 8, augment: bool = False,
-                 shuffle: bool = False, seed: int = 0, targets: bool = True, drop_remainder: bool | None = None):
+                 shuffle: bool = False, seed: int = 0, targets: bool = True, drop_remainder: bool | None = None,
+                 iou_thresholds=(0.5, 0.4)):
     """Letterboxed images (float32 in [0, 255]) with RetinaNet targets, or with raw boxes.
 
     Args:
@@ -403,7 +404,8 @@ def make_dataset(frames, class_names, *, input_size, anchors=None, batch_size: i
         input_size: ``(H, W)`` of the model input; any aspect ratio. Images are scaled to fit and
             padded bottom/right, so no box is cropped or distorted.
         anchors: ``(N, 4)`` anchors; with ``targets`` the pipeline yields ``(image, (N, 5))`` targets
-            (encoded box, class: ``-1`` background, ``-2`` ignored) from :func:`assign_targets`.
+            (encoded box, class: ``-1`` background, ``-2`` ignored) from :func:`assign_targets` with
+            ``iou_thresholds`` ``(positive, negative)`` (the detector's ``iou_thresholds``).
         augment: horizontal flip, scale jitter (0.75–1.0 of the fitted scale at a random position:
             never crops), brightness / contrast / saturation.
         targets: ``False`` yields ``(image, {"boxes", "classes"})`` in input coordinates.
@@ -436,7 +438,8 @@ def make_dataset(frames, class_names, *, input_size, anchors=None, batch_size: i
             canvas = tf.clip_by_value(canvas, 0.0, 1.0) * 255.0
         b = tf.where(c[:, None] >= 0, b, tf.zeros_like(b))
         if targets:
-            return canvas, assign_targets(b, c, anchors_t)
+            return canvas, assign_targets(b, c, anchors_t, positive_iou=iou_thresholds[0],
+                                          negative_iou=iou_thresholds[1])
         return canvas, {"boxes": b, "classes": c}
 
     if targets and anchors is None:

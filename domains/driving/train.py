@@ -38,7 +38,8 @@ def train(task, train, validation=None, *, run_dir, batch_size: int = 8, augment
         :class:`restoolkit.training.FitResult` whose ``model`` is ``task``, trained.
     """
     seed = fit_options.get("seed", 0)
-    options = {"input_size": task.input_size, "anchors": task.anchors, "batch_size": batch_size}
+    options = {"input_size": task.input_size, "anchors": task.anchors, "batch_size": batch_size,
+               "iou_thresholds": task.iou_thresholds}
     key = (task.class_names, task.input_size)
     fingerprint = {"train": frames_fingerprint(train, (*key, augment))}
     train_ds = make_dataset(train, task.class_names, augment=augment, shuffle=True, seed=seed, **options)

@@ -30,6 +30,28 @@ TRAINABLE = {
 TOTAL = {"resnet50_v1": 25_636_712, "resnet50_v2": 25_613_800}
 
 
+def basic_resnet_trainable(widths, blocks, stem_width, classes=1000):
+    """Trainable parameters of a basic-block ResNet (v1.5 layout, projection shortcuts), counted by hand."""
+    total, width_in = 7 * 7 * 3 * stem_width + 2 * stem_width, stem_width
+    for stage, (width, n) in enumerate(zip(widths, blocks, strict=True)):
+        for block in range(n):
+            total += 9 * width_in * width + 9 * width * width + 4 * width
+            if block == 0 and (stage > 0 or width_in != width):
+                total += width_in * width + 2 * width
+            width_in = width
+    return total + width_in * classes + classes
+
+
+@pytest.mark.parametrize(("name", "widths", "blocks", "stem"), [
+    ("resnet18", (64, 128, 256, 512), (2, 2, 2, 2), 64), ("resnet34", (64, 128, 256, 512), (3, 4, 6, 3), 64),
+    ("resnet18_050", (32, 64, 128, 256), (2, 2, 2, 2), 32), ("resnet10_050", (32, 64, 128, 256), (1, 1, 1, 1), 32)])
+def test_slim_resnets_have_half_the_channels(name, widths, blocks, stem):
+    # The hand count reproduces torchvision's resnet18 / resnet34 (above), then checks the slim variants
+    assert count_params(create(name))["trainable"] == basic_resnet_trainable(widths, blocks, stem)
+    if name in TRAINABLE:
+        assert TRAINABLE[name] == basic_resnet_trainable(widths, blocks, stem)
+
+
 @pytest.mark.parametrize("name", sorted(TRAINABLE))
 def test_parameter_counts_are_exact(name):
     counts = count_params(create(name))

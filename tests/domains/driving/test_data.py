@@ -135,6 +135,36 @@ def test_augmentation_keeps_boxes_on_their_pixels(tmp_path):
         assert inside > outside + 100
 
 
+def test_matcher_thresholds_decide_positive_ignored_and_background(tmp_path):
+    import pytest
+
+    from domains.driving import ObjectDetector
+    from restoolkit.errors import ConfigError
+
+    box = np.array([[0.0, 0.0, 10.0, 10.0]], "float32")
+    # IoU with the box: 1.0 (its best anchor), 0.45, 0.35, 0.2
+    anchors = np.array([[0, 0, 10, 10], [0, 0, 10, 22.222222], [0, 0, 10, 28.571428], [0, 0, 10, 50]], "float32")
+    paper = assign_targets(box, np.array([0]), anchors).numpy()[:, 4]
+    loose = assign_targets(box, np.array([0]), anchors, positive_iou=0.4, negative_iou=0.3).numpy()[:, 4]
+    np.testing.assert_array_equal(paper, [0, -2, -1, -1])  # 0.5 / 0.4: 0.45 is ignored, 0.35 background
+    np.testing.assert_array_equal(loose, [0, 0, -2, -1])  # 0.4 / 0.3: 0.45 is positive, 0.35 ignored
+    task = ObjectDetector("resnet10_050", ["Car"], preprocessor={"input_size": (64, 96)}, fpn_width=8, head_width=8,
+                          head_depth=1, iou_thresholds=(0.4, 0.3))
+    boxes, classes = np.array([[10, 10, 20, 40]], "float32"), np.array([0])
+    np.testing.assert_array_equal(task.encode_targets(boxes, classes).numpy(),
+                                  assign_targets(boxes, classes, task.anchors, positive_iou=0.4,
+                                                 negative_iou=0.3).numpy())
+    with pytest.raises(ConfigError, match="iou_thresholds"):
+        ObjectDetector("resnet10_050", ["Car"], iou_thresholds=(0.3, 0.4))
+    # The training pipeline matches with the detector's thresholds (train() passes them)
+    Image.fromarray(np.zeros((64, 96, 3), "uint8")).save(tmp_path / "000000.png")
+    (tmp_path / "l.txt").write_text("Pedestrian 0 0 0 10 10 20 40 1 1 1 0 0 0 0\n")
+    frame = read_kitti_label(tmp_path / "l.txt", image_path=tmp_path / "000000.png")
+    _, targets = next(iter(make_dataset([frame], ["Pedestrian"], input_size=(64, 96), anchors=task.anchors,
+                                        iou_thresholds=task.iou_thresholds)))
+    np.testing.assert_array_equal(targets.numpy()[0], task.encode_targets(boxes, classes).numpy())
+
+
 def test_training_batches_have_a_static_size_and_evaluation_keeps_every_frame(tmp_path):
     image = np.zeros((40, 80, 3), "uint8")
     frames = []
