@@ -14,25 +14,27 @@ from domains.driving import (
     train,
 )
 
+PRESET = "retinanet_resnet10_050_synthetic_scenes"
 SMALL = {"fpn_width": 64, "head_width": 64, "head_depth": 2, "freeze_at": 0, "frozen_bn": False}
 
 
 def test_training_beats_the_untrained_detector(tmp_path):
-    make_scenes(tmp_path / "train", 48, image_size=(128, 384), seed=1, depth_range=(5, 18))
-    make_scenes(tmp_path / "val", 16, image_size=(128, 384), seed=2, depth_range=(5, 18))
+    # The CLI's recipe at a tenth of its steps: the preset's architecture from scratch, fresh scenes seen
+    # once in batches of 4 (the full 1200 steps and the AP goal are in benchmarks/detection_learning.py)
+    make_scenes(tmp_path / "train", 480, image_size=(128, 384), seed=1, depth_range=(5, 18))
+    make_scenes(tmp_path / "val", 24, image_size=(128, 384), seed=2, depth_range=(5, 18))
     frames, val = load_kitti(tmp_path / "train"), load_kitti(tmp_path / "val")
     images = [f.image_path for f in val]
-    untrained = ObjectDetector("resnet18", preprocessor={"input_size": (128, 384)}, **SMALL)
+    untrained = ObjectDetector.from_preset(PRESET, load_weights=False)
     before = evaluate(untrained, val).metrics
-    detector = ObjectDetector("resnet18", preprocessor={"input_size": (128, 384)}, **SMALL)
-    # 48 steps as 4 epochs of the scenes twice over: fewer epoch-end checkpoints, the same training
-    result = train(detector, frames * 2, None, run_dir=tmp_path / "run", epochs=4, batch_size=8, learning_rate=1e-3,
-                   verbose=0, seed=0)
+    detector = ObjectDetector.from_preset(PRESET, load_weights=False)
+    result = train(detector, frames, None, run_dir=tmp_path / "run", epochs=1, batch_size=4, learning_rate=1e-3,
+                   mixed_precision="auto", verbose=0, seed=0)
     assert result.model is detector
-    assert result.history["loss"][-1] < 0.8 * result.history["loss"][0]
     report = evaluate(detector, val)
     detections = report.detections
     after = coco_metrics(val, detections, class_names=detector.class_names)
+    print("AP50 before / after 120 steps:", before["AP50"], after["AP50"])
     assert after["AP50"] > before["AP50"] + 0.05, (before, after)
     np.testing.assert_equal({k: report.metrics[k] for k in after}, after)
     assert report.metrics["kitti"] == kitti_ap(val, detections, classes=("Car", "Pedestrian", "Cyclist"))
