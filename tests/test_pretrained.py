@@ -241,7 +241,7 @@ def test_pretrain_builds_presets_that_the_tasks_load(tmp_path, monkeypatch):
 
     assert not [p for p in Path(tempfile.gettempdir()).iterdir() if not p.name.startswith("__autograph")], "pretrain left its work folders behind"
     names = {p["name"]: p for p in list_presets()}
-    assert all(names[n]["built"] for n in ("resnet18_synthetic_radiographs", "retinanet_resnet18_synthetic_scenes"))
+    assert all(names[n]["built"] for n in ("resnet18_synthetic_radiographs", "retinanet_resnet10_050_synthetic_scenes"))
     radiographs = tmp_path / "presets" / "resnet18_synthetic_radiographs"
     meta = json.loads((radiographs / "metadata.json").read_text())
     assert 0 <= meta["metrics"]["test_auroc"] <= 1 and meta["license"].startswith("Apache")
@@ -253,8 +253,8 @@ def test_pretrain_builds_presets_that_the_tasks_load(tmp_path, monkeypatch):
     three = ImageClassifier.from_preset("resnet18_synthetic_radiographs", num_classes=3)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(three.get_layer("stem_conv1").kernel), keras.ops.convert_to_numpy(task.get_layer("stem_conv1").kernel))
     assert three.output_shape == (None, 3)
-    detector = ObjectDetector.from_preset("retinanet_resnet18_synthetic_scenes", class_names=["Car"])
-    source = ObjectDetector.from_preset("retinanet_resnet18_synthetic_scenes")
+    detector = ObjectDetector.from_preset("retinanet_resnet10_050_synthetic_scenes", class_names=["Car"])
+    source = ObjectDetector.from_preset("retinanet_resnet10_050_synthetic_scenes")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(detector.backbone.get_layer("stem_conv1").kernel),
                                   keras.ops.convert_to_numpy(source.backbone.get_layer("stem_conv1").kernel))
     assert detector.class_names == ["Car"] and detector.output_shape[-1] == 4 + 1

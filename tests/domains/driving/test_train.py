@@ -34,8 +34,8 @@ def test_training_beats_the_untrained_detector(tmp_path):
     report = evaluate(detector, val)
     detections = report.detections
     after = coco_metrics(val, detections, class_names=detector.class_names)
-    print("AP50 before / after 120 steps:", before["AP50"], after["AP50"])
-    assert after["AP50"] > before["AP50"] + 0.05, (before, after)
+    # Measured: AP50 0.00 untrained, 0.23 after these 120 steps (the full recipe: 0.91); the floor is half
+    assert after["AP50"] >= 0.1 and after["AP50"] > before["AP50"] + 0.05, (before, after)
     np.testing.assert_equal({k: report.metrics[k] for k in after}, after)
     assert report.metrics["kitti"] == kitti_ap(val, detections, classes=("Car", "Pedestrian", "Cyclist"))
     assert report.metrics["kitti"]["Car"]["moderate"]["R11"] > 0
