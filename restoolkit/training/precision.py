@@ -27,9 +27,9 @@ def resolve_mixed_precision(policy: str | None, *, gpu_compute_capability=_PROBE
     """``"auto"`` → ``"mixed_bfloat16"`` on a GPU of compute capability ≥ 8.0 (Ampere and later) or,
     without a GPU, on a CPU with native bfloat16; else ``None`` (float32). Other values unchanged.
 
-    Emulated bfloat16 (older CPUs) is slower than float32, so ``auto`` never picks it there. On a CPU
-    with AMX, a ResNet-18 RetinaNet training step is 1.5× faster in ``mixed_bfloat16``
-    (``benchmarks/RESULTS.md``).
+    Where bfloat16 is emulated (CPUs without these instructions, GPUs before Ampere) it gives no speed
+    and costs precision, so ``auto`` keeps float32 there. On a CPU with AMX, a ResNet-18 RetinaNet
+    training step is 1.5× faster in ``mixed_bfloat16`` (``benchmarks/RESULTS.md``).
 
     ``gpu_compute_capability``: ``(major, minor)`` of the GPU, ``None`` for none; by default TensorFlow's
     first GPU is asked.
