@@ -51,6 +51,9 @@ def test_object_detector(tmp_path):
     arch = check_unbuilt_preset(ObjectDetector, "retinanet_resnet10_050_synthetic_scenes", class_names=["Car"])
     assert arch.input_size == (128, 384) and arch.class_names == ["Car"]
     assert arch.iou_thresholds == (0.4, 0.3) and arch.backbone_name == "resnet10_050"
+    from domains.driving.app import OPTIONS  # the CLI's default backbone is the preset's
+
+    assert {o.name: o.default for o in OPTIONS}["backbone"] == arch.backbone_name
 
 
 def test_fraud_classifier(tmp_path):

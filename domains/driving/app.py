@@ -11,6 +11,8 @@ from pathlib import Path
 
 from restoolkit.tasks import DomainApp, Option
 
+SCENES_PRESET = "retinanet_resnet10_050_synthetic_scenes"  # what the CLI, the demo and `make pretrain` train
+
 OPTIONS = [
     Option("run_dir", "path", required=True, must_exist=False, help="where the run, model and report go"),
     Option("train", "path", help="a KITTI object folder to train on (default: synthetic scenes)"),
@@ -37,7 +39,7 @@ def preset_architecture() -> dict:
     trains by default, and what the preset recipe trains."""
     from domains.driving.object_detector import ObjectDetector
 
-    config = ObjectDetector.presets["retinanet_resnet10_050_synthetic_scenes"]["config"]
+    config = ObjectDetector.presets[SCENES_PRESET]["config"]
     return {k: v for k, v in config.items() if k not in ("backbone", "class_names", "preprocessor")}
 
 
@@ -136,13 +138,13 @@ def scenes_recipe(out: Path, small: bool, seed: int = 0) -> Path:
         make_scenes(work / "val", max(4, min(n // 4, 96)), image_size=size, seed=seed + 2, depth_range=(5, 18))
         train_frames, val_frames = load_kitti(work / "train"), load_kitti(work / "val")
         print(f"scenes: {len(train_frames)} training scenes at {size}, one epoch", flush=True)
-        config = ObjectDetector.presets["retinanet_resnet10_050_synthetic_scenes"]["config"]
-        task = ObjectDetector(config["backbone"], preprocessor={"input_size": size}, **preset_architecture())
+        backbone = ObjectDetector.presets[SCENES_PRESET]["config"]["backbone"]
+        task = ObjectDetector(backbone, preprocessor={"input_size": size}, **preset_architecture())
         train(task, train_frames, None, run_dir=work / "run", epochs=1, batch_size=4, verbose=2, seed=seed,
               mixed_precision=None if small else "auto")
         ap = evaluate(task, val_frames).metrics
-        return task.save_to_preset(out / "retinanet_resnet10_050_synthetic_scenes", metadata={
-            "description": ObjectDetector.presets["retinanet_resnet10_050_synthetic_scenes"]["description"],
+        return task.save_to_preset(out / SCENES_PRESET, metadata={
+            "description": ObjectDetector.presets[SCENES_PRESET]["description"],
             "training_data": f"domains.driving.synthetic.make_scenes({n}, {size}, seed {seed + 1})",
             "metrics": json.loads(json.dumps({"val_AP50": round(ap["AP50"], 4), "val_scenes": len(val_frames)})),
             "license": "Apache-2.0 (weights trained on generated data)",
@@ -151,6 +153,6 @@ def scenes_recipe(out: Path, small: bool, seed: int = 0) -> Path:
 
 APP = DomainApp(
     name="driving", description="road scenes → RetinaNet object detectors → COCO and KITTI metrics",
-    options=OPTIONS, run=run, demo=demo, recipes={"retinanet_resnet10_050_synthetic_scenes": scenes_recipe},
-    recipe_descriptions={"retinanet_resnet10_050_synthetic_scenes":
+    options=OPTIONS, run=run, demo=demo, recipes={SCENES_PRESET: scenes_recipe},
+    recipe_descriptions={SCENES_PRESET:
                          "RetinaNet ObjectDetector (half-width ResNet-10) trained on synthetic road scenes"})
