@@ -91,12 +91,46 @@ MAX_IMAGE_BYTES = int(os.environ.get("RESTOOLKIT_DICOM_MAX_BYTES", 2**30))
 BITS_ALLOCATED = (1, 8, 16, 32, 64)
 
 
-def _open(path, *, pixels: bool, defer: bool = True):
+class _BoundedFile:
+    """A file opened for pydicom whose reads never ask for more than the file still holds.
+
+    pydicom reads a value with ``read(declared length)``, and Python's buffered ``read(n)`` allocates
+    ``n`` bytes before reading: one flipped byte in a header (a length that swallows the next elements)
+    leaves the parser misaligned on garbage, whose next "length" can be a gigabyte. Clamping each read
+    to the bytes left turns that into a short read, which pydicom reports as a cut file. pydicom reopens
+    the file through this class for deferred values (``type(fileobj)(name, "rb")``), so those are
+    bounded too.
+    """
+
+    def __init__(self, name, mode: str = "rb"):
+        self._file = open(name, mode)  # noqa: SIM115 - closed by close(), as pydicom expects of a file
+        self.name = os.fspath(name)
+        self._size = os.fstat(self._file.fileno()).st_size
+        self.seek, self.tell, self.close = self._file.seek, self._file.tell, self._file.close
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return self._file.read()
+        return self._file.read(max(0, min(size, self._size - self._file.tell())))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _dcmread(path, **kwargs):
+    with _BoundedFile(path) as f:
+        return pydicom.dcmread(f, **kwargs)
+
+
+def _open(path, *, pixels: bool):
     # Values over 1 KB are deferred (read only when used), always: a header may declare a 1.5 GB element
     # in a small file, and reading it would allocate that much before any check.
     kwargs = {"stop_before_pixels": not pixels, "defer_size": "1 KB"}
     try:
-        ds = pydicom.dcmread(path, **kwargs)
+        ds = _dcmread(path, **kwargs)
         if len(ds) == 0:
             # A cut inside encapsulated (compressed) pixel data makes the parser drop the whole dataset.
             raise TruncatedFileError(path, "no data elements after the file meta information: the file is cut "
@@ -116,7 +150,7 @@ def _open(path, *, pixels: bool, defer: bool = True):
     ds = None
     if head in (b"\x02\x00", b"\x08\x00", b"\x00\x08"):
         try:
-            ds = pydicom.dcmread(path, force=True, **kwargs)
+            ds = _dcmread(path, force=True, **kwargs)
         except Exception:  # noqa: BLE001 - anything unparsable here is "not DICOM"
             ds = None
     if ds is None or len(ds) == 0 or not any(elem.tag.group == 0x0008 for elem in ds):
@@ -155,15 +189,15 @@ def _expected_pixel_bytes(ds) -> int | None:
 
 
 @_typed_errors
-def validate(path, ds=None, *, defer: bool = True):
-    """Opens ``path`` and checks it eagerly; returns the dataset (pixel data not decoded; with ``defer``
-    the pixel bytes are read only for the length check, not kept).
+def validate(path, ds=None):
+    """Opens ``path`` and checks it eagerly; returns the dataset. Pixel data stay deferred (not read, not
+    decoded): their declared length is checked against the header and the file without reading them.
 
     Raises:
         NotDicomError, NoPixelDataError, TruncatedFileError, ImageTooLargeError: as named;
         MalformedDicomError for a header that contradicts itself or its pixel data.
     """
-    ds = ds if ds is not None else _open(path, pixels=True, defer=defer)
+    ds = ds if ds is not None else _open(path, pixels=True)
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         if "Rows" in ds and "Columns" in ds and "BitsAllocated" in ds:
             # The image module is there, its pixels are not: the file was cut (compressed pixel data
@@ -451,7 +485,7 @@ def read_image(path, *, window=None, frame: int | None = None) -> tuple[np.ndarr
 @_typed_errors
 def read_pixels(path, *, window=None, frame: int | None = None):
     """:func:`read_image` without the metadata (the data pipeline's hot path): ``(image, dataset)``."""
-    ds = validate(path, defer=frame is None)  # one frame wanted: read the file once, not twice
+    ds = validate(path)
     try:
         frames = int(ds.get("NumberOfFrames", 1) or 1)
     except (TypeError, ValueError):
