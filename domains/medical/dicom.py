@@ -113,6 +113,10 @@ class _BoundedFile:
             return self._file.read()
         return self._file.read(max(0, min(size, self._size - self._file.tell())))
 
+    @property
+    def closed(self) -> bool:  # pydicom reopens a closed file by name for deferred values
+        return self._file.closed
+
     def __enter__(self):
         return self
 
