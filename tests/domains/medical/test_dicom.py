@@ -547,3 +547,28 @@ def test_a_flipped_meta_byte_is_refused_without_a_large_allocation(tmp_path):
                 tracemalloc.stop()
             assert peak < 64 * 2**20, (at, value, peak)  # the image is 128x128: a few MB at most
     assert read > 300, read  # values in the header change, most files still read
+
+
+def test_the_file_window_gives_pydicoms_voi_on_every_file_that_has_one():
+    """A LINEAR window is computed by us (faster); after the min-max scaling both must be the same
+    image. Compared with pydicom's apply_voi_lut on every window-carrying file pydicom ships."""
+    import warnings
+
+    from pydicom.pixels import apply_voi_lut
+
+    compared = 0
+    for path in _pydicom_files():
+        try:
+            ds = D.validate(str(path))
+            if "WindowCenter" not in ds or not str(ds.PhotometricInterpretation).upper().startswith("MONOCHROME"):
+                continue
+            multi = int(ds.get("NumberOfFrames", 1) or 1) > 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                values = D.modality_values(ds, D._decode(str(path), ds, 0 if multi else None), 0)
+        except D.DicomError:
+            continue
+        expected = D._rescale01(apply_voi_lut(values, ds).astype("float32"))
+        np.testing.assert_allclose(D._rescale01(D._file_voi(ds, values)), expected, atol=1e-5, err_msg=path.name)
+        compared += 1
+    assert compared >= 15, compared

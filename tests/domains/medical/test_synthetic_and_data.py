@@ -217,7 +217,10 @@ def test_scan_can_decode_every_file_and_reports_broken_links(tmp_path):
     data = bytearray(ds.PixelData)
     offset_table = struct.unpack("<I", data[4:8])[0]
     first = 8 + offset_table + 8  # the first fragment's bytes: RLE header, segment count first
-    data[first:first + 4] = struct.pack("<I", 15)  # 15 segments, offsets that do not exist
+    # the second segment's offset past the fragment's end: both RLE decoders (pydicom's, pylibjpeg-rle)
+    # refuse it. (A wrong segment count alone is refused by pydicom's decoder only; pylibjpeg-rle reads
+    # the segments the offsets give, and the image is then the right one.)
+    data[first + 8:first + 12] = struct.pack("<I", 10**6)
     ds.PixelData = bytes(data)
     ds.save_as(folder / "corrupt_rle.dcm")
     (folder / "gone.dcm").symlink_to(tmp_path / "deleted.dcm")
@@ -232,3 +235,63 @@ def test_scan_can_decode_every_file_and_reports_broken_links(tmp_path):
     reasons = dict(zip(decoded.attrs["skipped"]["path"].map(lambda p: Path(p).name),
                        decoded.attrs["skipped"]["error"], strict=True))
     assert reasons == {"corrupt_rle.dcm": "UnsupportedTransferSyntaxError", "gone.dcm": "BrokenLink"}
+
+
+def test_resize_gives_scipy_zooms_numbers():
+    """The pipeline's resize (gathers and blends per axis) against ``scipy.ndimage.zoom``, which it
+    replaced for speed, over random shapes up and down, 2-D and 3-D."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from scipy.ndimage import zoom
+
+    from domains.medical.data import _resize
+
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    @given(st.lists(st.integers(1, 40), min_size=2, max_size=3), st.lists(st.integers(1, 40), min_size=3, max_size=3),
+           st.integers(1, 3))
+    def check(source, target, channels):
+        target = target[:len(source)]
+        array = np.random.default_rng(len(source) * 100 + channels).random((*source, channels), dtype=np.float32)
+        expected = zoom(array, [t / s for t, s in zip(target, source, strict=True)] + [1.0], order=1,
+                        mode="nearest", grid_mode=True)
+        ours = _resize(array, target)
+        assert ours.shape == expected.shape and ours.dtype == np.float32
+        np.testing.assert_allclose(ours, expected, atol=1e-5)
+
+    check()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_worker_count_gives_the_images_load_image_gives(study, workers):
+    """Decoded in chunks in worker processes, sent back stacked: the same images, in index order, as one
+    call of load_image per file (11 files: chunks of unequal size)."""
+    root, _ = study
+    index = scan(root, progress=False).iloc[:11]
+    got = np.concatenate([b.numpy() for b in make_dataset(index, label=None, image_size=(24, 20), batch_size=4,
+                                                           workers=workers)])
+    expected = np.stack([load_image(p, image_size=(24, 20)) for p in index["path"]])
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_decoding_keeps_a_bounded_number_of_chunks_in_flight():
+    """ProcessPoolExecutor.map submits every item at once; a slow consumer would let decoded images pile
+    up without limit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from domains.medical.data import _in_order
+
+    submitted = []
+
+    def work(item):
+        return item * 2
+
+    class Counting(ThreadPoolExecutor):
+        def submit(self, fn, *args):
+            submitted.append(args[0])
+            return super().submit(fn, *args)
+
+    with Counting(2) as pool:
+        results = _in_order(pool, work, range(100), ahead=4)
+        assert [next(results) for _ in range(3)] == [0, 2, 4]
+        assert len(submitted) <= 3 + 4  # what was consumed, plus the window
+        assert list(results) == [2 * i for i in range(3, 100)]
