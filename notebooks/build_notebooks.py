@@ -105,6 +105,25 @@ print(f"AUROC from scratch {report.metrics['auroc']:.3f}, from the preset "
         ("code", """positive = test[test.label == 1].path.iloc[0]
 image = task.preprocessor.load([positive])[0]
 overlay(image, grad_cam(task, image), title="Grad-CAM on a positive image"); plt.show()"""),
+        ("md", "## A study that tells methods apart\n\nThe study above is easy: every method finds its finding "
+               "(AUROC 1.0). `make_study_folder(difficulty=\"hard\")` makes findings of varying conspicuity, "
+               "noise, bias fields, vendors with their own detector response and window, MONOCHROME1 and 20% "
+               "positives, in radiographs and in CT volumes (a sphere that crosses only some slices)."),
+        ("code", """hard = make_study_folder(work / "hard", 40, size=64, difficulty="hard", seed=1)
+hard_index = load_study(work / "hard", work / "hard" / "labels.csv", on="patient")
+shown = pd.concat([hard_index[(hard_index.label == 1) & (hard_index.modality != "CT")].head(4),
+                   hard_index[(hard_index.label == 0) & (hard_index.modality != "CT")].head(4)])
+fig, axes = plt.subplots(1, 8, figsize=(16, 2.6))
+for ax, (_, row) in zip(axes, shown.iterrows()):
+    ax.imshow(read_image(row.path)[0][..., 0], cmap="gray"); ax.axis("off")
+    ax.set_title(f"{'positive' if row.label else 'negative'}, {row.manufacturer.split()[0]}", fontsize=8)
+plt.show()"""),
+        ("code", """# The benchmark on it (same split and budget for every method): `python benchmarks/medical.py`;
+# its table, as recorded in benchmarks/RESULTS.md with the command and the machine
+from IPython.display import Markdown
+results = next(p for p in (Path("../benchmarks/RESULTS.md"), Path("benchmarks/RESULTS.md")) if p.exists()).read_text()
+section = results.split("## Medical benchmark")[1].split("\n## ")[0]
+Markdown("## Medical benchmark" + section)"""),
     ],
     "03_driving_detection.ipynb": [
         ("md", "# Driving scenes: detection with a residual backbone\n\nSynthetic scenes and the real KITTI "

@@ -4,6 +4,7 @@ its preset recipe. It uses only the public four steps: data → task → train �
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,8 @@ OPTIONS = [
     Option("preset", "str", None, "start from this preset (name or folder) instead of `backbone`"),
     Option("size", "int", 64, "synthetic images: size in pixels", minimum=16, maximum=1024),
     Option("n_patients", "int", 60, "synthetic study: number of patients", minimum=6),
+    Option("difficulty", "str", "easy", "synthetic study: 'easy' (any method solves it) or 'hard' (subtle "
+           "findings, noise, bias, vendors, 20% positives: tells methods apart)", choices=("easy", "hard")),
     Option("image_size", "size", None, "network input (H, W); default [size, size]", length=2),
     Option("fractions", "list", [0.6, 0.2, 0.2], "train / validation / test shares of patients"),
     Option("epochs", "int", 8, "training epochs", minimum=1),
@@ -39,7 +42,6 @@ def run(config: dict, *, evaluate_only: bool = False) -> dict:
         evaluate,
         leakage_report,
         load_study,
-        make_study_folder,
         split,
         train,
     )
@@ -50,9 +52,7 @@ def run(config: dict, *, evaluate_only: bool = False) -> dict:
     size, seed = config["size"], config["seed"]
     folder, labels = config["folder"], config["labels"]
     if folder is None:
-        folder, labels = run_dir / "data", run_dir / "data" / "labels.csv"
-        if not Path(labels).exists():
-            make_study_folder(folder, config["n_patients"], size=size, seed=seed)
+        folder, labels = synthetic_study(run_dir / "data", config)
     index = split(load_study(folder, labels, on=config["on"]), fractions=tuple(config["fractions"]), seed=seed)
     parts = {s: index[index["split"] == s] for s in ("train", "validation", "test")}
     model_file = run_dir / "model.keras"
@@ -73,6 +73,22 @@ def run(config: dict, *, evaluate_only: bool = False) -> dict:
     path = report.save(run_dir / "report")
     return {"metrics": report.metrics, "report": report, "report_path": path, "leakage": leakage_report(index),
             "task": task}
+
+
+def synthetic_study(folder: Path, config: dict) -> tuple[Path, Path]:
+    """The run's generated study, reused only if it was made with the same settings: a run asking for
+    another size, seed or difficulty must not train on the old files."""
+    from domains.medical import make_study_folder
+
+    wanted = {"n_patients": config["n_patients"], "size": config["size"], "seed": config["seed"],
+              "difficulty": config["difficulty"]}
+    made, labels = folder / "study.json", folder / "labels.csv"
+    if not labels.exists() or not made.exists() or json.loads(made.read_text()) != wanted:
+        shutil.rmtree(folder, ignore_errors=True)
+        make_study_folder(folder, wanted["n_patients"], size=wanted["size"], seed=wanted["seed"],
+                          difficulty=wanted["difficulty"])
+        made.write_text(json.dumps(wanted))
+    return folder, labels
 
 
 def demo(out: Path, quick: bool) -> str:

@@ -7,6 +7,13 @@ compressed (decoded by pydicom itself, no codec needed). Positive patients carry
 (a "nodule") in the lung field of every image; the labels CSV names the patient, the study and the label
 the way a hospital export would, with the identifying columns a real one has.
 
+``difficulty="hard"`` makes a study on which methods can be told apart (the default, ``"easy"``, is
+solved perfectly by any of them): a finding of varying conspicuity (per patient between a tenth and 0.8 of
+the easy contrast, smaller, anywhere in the lung field; in CT a sphere that crosses only some slices of
+a thicker series), 1.5 times the noise, a
+smooth bias field (radiographs: a multiplicative gain; CT: cupping), each manufacturer with its own
+detector response and window, MONOCHROME1 radiographs, and 15% positive patients.
+
 Everything is deterministic for a given seed.
 """
 
@@ -25,6 +32,8 @@ from pydicom.uid import (
     RLELossless,
     generate_uid,
 )
+
+from restoolkit.errors import ConfigError
 
 MANUFACTURERS = ("Acme Medical", "Borealis Imaging", "Cygnus Systems")
 SOP_CLASSES = {"CT": CTImageStorage, "CR": ComputedRadiographyImageStorage,
@@ -58,29 +67,93 @@ def _chest(size: int, rng) -> tuple[np.ndarray, np.ndarray]:
     return body, lungs
 
 
-def _ct_slice(size, rng, finding: float) -> np.ndarray:
-    """Hounsfield units: air -1000, soft tissue ~40, lung ~-850, nodule ~+30."""
-    body, lungs = _chest(size, rng)
+# What ``difficulty`` sets; any of it can be given explicitly to make_study_folder instead.
+DIFFICULTIES = {
+    "easy": {"finding_contrast": (1.0, 1.0), "finding_radius": (0.06, 0.10), "noise": 1.0, "bias_field": 0.0,
+             "vendor_styles": False, "positive_fraction": 0.5, "ct_slices": 3},
+    "hard": {"finding_contrast": (0.1, 0.8), "finding_radius": (0.05, 0.09), "noise": 1.5, "bias_field": 0.1,
+             "vendor_styles": True, "positive_fraction": 0.2, "ct_slices": 12},
+}
+# A hard CT study's finding at full contrast: lung (-850 HU) raised to -450 HU, a ground-glass opacity
+# (subtle on a lung window, where the easy study's solid nodule at +30 HU is not).
+GROUND_GLASS_RISE = 400.0
+# Per manufacturer (hard studies): radiograph detector response (gain, offset, gamma) and the window its
+# files carry (None: no window, readers min-max scale), CT lung window and stored-value offset.
+VENDOR_STYLES = {
+    "Acme Medical": {"gain": 1.0, "offset": 0.0, "gamma": 1.0, "xr_window": None, "ct_window": (-600, 1500),
+                     "ct_intercept": -1024},
+    "Borealis Imaging": {"gain": 0.7, "offset": 600.0, "gamma": 0.8, "xr_window": (2000, 3000),
+                         "ct_window": (-500, 1400), "ct_intercept": -1000},
+    "Cygnus Systems": {"gain": 1.15, "offset": -150.0, "gamma": 1.25, "xr_window": (1600, 3600),
+                       "ct_window": (-700, 1200), "ct_intercept": -1024},
+}
+
+
+def _bias(size: int, rng, strength: float) -> np.ndarray:
+    """A smooth field in [-strength, strength]: a random plane plus a random quadratic bowl."""
+    if not strength:
+        return np.zeros((size, size), "float32")
+    y, x = (np.mgrid[:size, :size].astype("float32") / (size - 1)) * 2 - 1
+    a = rng.uniform(-1, 1, 5)
+    field = a[0] * x + a[1] * y + a[2] * x * y + a[3] * x**2 + a[4] * y**2
+    return (strength * field / max(float(np.abs(field).max()), 1e-6)).astype("float32")
+
+
+def _lesion_centre(size: int, rng) -> tuple[float, float]:
+    """Somewhere in one lung field (away from its edge)."""
+    side = rng.choice([-1, 1])
+    return size * rng.uniform(0.32, 0.68), size * (0.5 + side * rng.uniform(0.13, 0.27))
+
+
+def _disk(size: int, cy, cx, radius) -> np.ndarray:
+    y, x = np.mgrid[:size, :size].astype("float32")
+    return np.clip(radius + 0.5 - np.sqrt((y - cy) ** 2 + (x - cx) ** 2), 0, 1)
+
+
+def _ct_slice(size, rng, finding: float, *, lesion: np.ndarray | None = None, contrast: float = 1.0,
+              noise: float = 1.0, bias: float = 0.0, anatomy_rng=None) -> np.ndarray:
+    """Hounsfield units: air -1000, soft tissue ~40, lung ~-850, nodule ~+30 at full contrast.
+
+    ``lesion`` (a 0..1 mask) replaces the random disk of an easy study: a hard study's sphere cut by
+    this slice. ``anatomy_rng`` keeps one patient's anatomy across the slices of a volume."""
+    body, lungs = _chest(size, anatomy_rng if anatomy_rng is not None else rng)
     hu = np.full((size, size), -1000.0, "float32")
     hu[body] = 40.0
     hu[lungs] = -850.0
-    if finding:
+    if lesion is None and finding:  # the easy study, as it always was
         mask, _ = _nodule(size, rng, radius=size * rng.uniform(0.06, 0.10))
         hu = hu * (1 - mask) + 30.0 * mask
-    return hu + rng.normal(0, 25, hu.shape).astype("float32")
+    elif lesion is not None:  # a ground-glass finding: lung raised by up to GROUND_GLASS_RISE HU
+        lesion = lesion * lungs
+        hu = hu * (1 - lesion) + (-850.0 + contrast * GROUND_GLASS_RISE) * lesion
+    if bias:  # cupping: the centre reads darker than the rim, by up to 60 HU x strength
+        y, x = (np.mgrid[:size, :size].astype("float32") / (size - 1)) * 2 - 1
+        hu = hu - bias * 240.0 * (1 - (x**2 + y**2) / 2) * body
+    return hu + rng.normal(0, 25 * noise, hu.shape).astype("float32")
 
 
-def _radiograph(size, rng, finding: float) -> np.ndarray:
+def _radiograph(size, rng, finding: float, *, contrast: float = 1.0, radius=(0.06, 0.10), noise: float = 1.0,
+                bias: float = 0.0) -> np.ndarray:
     """Attenuation-like values in [0, 4095]: dense is bright (MONOCHROME2 convention)."""
     body, lungs = _chest(size, rng)
     v = np.full((size, size), 200.0, "float32")
     v[body] = 2600.0
     v[lungs] = 900.0
     if finding:
-        mask, _ = _nodule(size, rng, radius=size * rng.uniform(0.06, 0.10))
-        v = v * (1 - mask) + 2400.0 * mask
-    v += rng.normal(0, 60, v.shape).astype("float32")
+        if contrast == 1.0 and tuple(radius) == (0.06, 0.10):  # the easy study, as it always was
+            mask, _ = _nodule(size, rng, radius=size * rng.uniform(0.06, 0.10))
+        else:
+            mask = _disk(size, *_lesion_centre(size, rng), size * rng.uniform(*radius)) * lungs
+        v = v * (1 - mask) + (900.0 + contrast * 1500.0) * mask
+    v = v * (1 + _bias(size, rng, bias))
+    v += rng.normal(0, 60 * noise, v.shape).astype("float32")
     return np.clip(v, 0, 4095)
+
+
+def _vendor_response(values: np.ndarray, style: dict) -> np.ndarray:
+    """A detector's own mapping of attenuation to stored values (gain, offset, gamma), in [0, 4095]."""
+    curved = 4095.0 * (np.clip(values, 0, 4095) / 4095.0) ** style["gamma"]
+    return np.clip(style["gain"] * curved + style["offset"], 0, 4095)
 
 
 def _dataset(*, modality, patient, study_uid, series_uid, sop_uid, number, pixels, photometric, seed) -> Dataset:
@@ -122,12 +195,18 @@ def make_study_folder(
     n_patients: int = 40,
     *,
     size: int = 64,
-    positive_fraction: float = 0.5,
+    positive_fraction: float | None = None,
     ct_fraction: float = 0.4,
-    ct_slices: int = 3,
+    ct_slices: int | None = None,
     monochrome1_fraction: float = 0.3,
     compressed_fraction: float = 0.2,
     seed: int = 0,
+    difficulty: str = "easy",
+    finding_contrast: float | tuple[float, float] | None = None,
+    finding_radius: tuple[float, float] | None = None,
+    noise: float | None = None,
+    bias_field: float | None = None,
+    vendor_styles: bool | None = None,
 ) -> pd.DataFrame:
     """Writes ``path/<patient>/<study>/<file>.dcm`` studies and ``path/labels.csv``.
 
@@ -135,12 +214,22 @@ def make_study_folder(
         path: output folder (created).
         n_patients: number of patients, one study each.
         size: image rows and columns.
-        positive_fraction: share of patients with the finding.
+        positive_fraction: share of patients with the finding (easy 0.5, hard 0.15).
         ct_fraction: share of patients imaged by CT (the others get CR or DX radiographs).
-        ct_slices: slices per CT series (spaced 2.5 mm along z).
+        ct_slices: slices per CT series, spaced 2.5 mm along z (easy 3, hard 12).
         monochrome1_fraction: share of radiographs stored as MONOCHROME1.
         compressed_fraction: share of files written RLE Lossless.
         seed: everything is deterministic given the seed.
+        difficulty: ``"easy"`` or ``"hard"``: defaults for the options below (:data:`DIFFICULTIES`).
+        finding_contrast: the finding's density as a share of soft tissue's over lung (hard CT: of
+            :data:`GROUND_GLASS_RISE`), drawn per patient
+            from this range (a number: always that): easy 1.0, hard 0.1–0.8, so that some positive
+            patients are easy to see and others barely visible, as in a real reading list.
+        finding_radius: the finding's radius range as a share of the image size (easy 0.06–0.10); in a
+            hard CT study the radius of a sphere, so slices away from its centre show less or nothing.
+        noise: noise standard deviation, a multiple of 25 HU (CT) / 60 (radiographs).
+        bias_field: strength of a smooth intensity field (radiographs: ±share of the values; CT: cupping).
+        vendor_styles: each manufacturer with its own detector response and window (:data:`VENDOR_STYLES`).
 
     Returns:
         The labels table written to ``labels.csv``: ``patient_id``, ``patient_name`` (identifying, as
@@ -151,6 +240,16 @@ def make_study_folder(
         >>> sorted(labels.columns)
         ['label', 'patient_id', 'patient_name', 'study_uid']
     """
+    if difficulty not in DIFFICULTIES:
+        raise ConfigError(f"difficulty must be one of {sorted(DIFFICULTIES)}, got {difficulty!r}")
+    given = {"finding_contrast": finding_contrast, "finding_radius": finding_radius, "noise": noise,
+             "bias_field": bias_field, "vendor_styles": vendor_styles, "positive_fraction": positive_fraction,
+             "ct_slices": ct_slices}
+    o = {**DIFFICULTIES[difficulty], **{k: v for k, v in given.items() if v is not None}}
+    positive_fraction, ct_slices = o["positive_fraction"], o["ct_slices"]
+    if isinstance(o["finding_contrast"], int | float):
+        o["finding_contrast"] = (float(o["finding_contrast"]), float(o["finding_contrast"]))
+    hard = o != DIFFICULTIES["easy"]  # anything changed: the hard generator (easy studies stay as they were)
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -167,15 +266,36 @@ def make_study_folder(
         folder = root / f"patient_{i:04d}" / f"study_{i:04d}"
         folder.mkdir(parents=True, exist_ok=True)
         finding = float(labels[i])
+        style = VENDOR_STYLES[patient["manufacturer"]] if o["vendor_styles"] else VENDOR_STYLES["Acme Medical"]
+        contrast = float(np.random.default_rng([seed, i, 9]).uniform(*o["finding_contrast"]))
         if rng.random() < ct_fraction:
             series_uid = _uid(seed, i, "ct")
+            lesions = [None] * ct_slices
+            if hard and finding:
+                # one sphere per patient: the slices near its centre show a disk, the others nothing
+                where = np.random.default_rng([seed, i, 7])
+                cy, cx = _lesion_centre(size, where)
+                radius = size * where.uniform(*o["finding_radius"])  # pixels of 0.7 mm
+                centre_z = where.uniform(0.2, 0.8) * (ct_slices - 1) * 2.5
+                lesions = []
+                for k in range(ct_slices):
+                    dz = (2.5 * k - centre_z) / 0.7
+                    lesions.append(_disk(size, cy, cx, np.sqrt(max(radius**2 - dz**2, 0.0)))
+                                   if abs(dz) < radius else None)
             for k in range(ct_slices):
-                hu = _ct_slice(size, np.random.default_rng([seed, i, k]), finding)
+                slice_rng = np.random.default_rng([seed, i, k])
+                if hard:
+                    hu = _ct_slice(size, slice_rng, 0.0, lesion=lesions[k], contrast=contrast,  # the sphere only
+                                   noise=o["noise"], bias=o["bias_field"],
+                                   anatomy_rng=np.random.default_rng([seed, i, 5]))
+                else:
+                    hu = _ct_slice(size, slice_rng, finding)
+                intercept = style["ct_intercept"]
                 ds = _dataset(modality="CT", patient=patient, study_uid=study_uid, series_uid=series_uid,
                               sop_uid=_uid(seed, i, "ct", k), number=ct_slices - k,  # numbered against z
-                              pixels=np.clip(hu + 1024, 0, 4095), photometric="MONOCHROME2", seed=seed)
-                ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1024, 1, "HU"
-                ds.WindowCenter, ds.WindowWidth = -600, 1500
+                              pixels=np.clip(hu - intercept, 0, 4095), photometric="MONOCHROME2", seed=seed)
+                ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = intercept, 1, "HU"
+                ds.WindowCenter, ds.WindowWidth = style["ct_window"]
                 ds.PixelSpacing = [0.7, 0.7]
                 ds.SliceThickness = 2.5
                 ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
@@ -184,7 +304,13 @@ def make_study_folder(
         else:
             modality = str(rng.choice(["CR", "DX"]))
             for k in range(int(rng.integers(1, 3))):
-                values = _radiograph(size, np.random.default_rng([seed, i, 100 + k]), finding)
+                image_rng = np.random.default_rng([seed, i, 100 + k])
+                if hard:
+                    values = _vendor_response(_radiograph(size, image_rng, finding, contrast=contrast,
+                                                          radius=o["finding_radius"], noise=o["noise"],
+                                                          bias=o["bias_field"]), style)
+                else:
+                    values = _radiograph(size, image_rng, finding)
                 mono1 = rng.random() < monochrome1_fraction
                 stored = 4095 - values if mono1 else values
                 ds = _dataset(modality=modality, patient=patient, study_uid=study_uid,
@@ -192,6 +318,9 @@ def make_study_folder(
                               number=1, pixels=np.round(stored),
                               photometric="MONOCHROME1" if mono1 else "MONOCHROME2", seed=seed)
                 ds.ImagerPixelSpacing = [0.2, 0.2]
+                if hard and style["xr_window"] is not None:
+                    centre, width = style["xr_window"]  # defined on stored values: mirrored for MONOCHROME1
+                    ds.WindowCenter, ds.WindowWidth = (4095 - centre if mono1 else centre), width
                 _save(ds, folder / f"{modality.lower()}_{k:03d}.dcm", rng.random() < compressed_fraction)
         rows.append({"patient_id": patient["patient_id"], "patient_name": patient["name"],
                      "study_uid": study_uid, "label": int(labels[i])})

@@ -295,3 +295,72 @@ def test_decoding_keeps_a_bounded_number_of_chunks_in_flight():
         assert [next(results) for _ in range(3)] == [0, 2, 4]
         assert len(submitted) <= 3 + 4  # what was consumed, plus the window
         assert list(results) == [2 * i for i in range(3, 100)]
+
+
+def test_a_hard_study_has_what_its_options_say(tmp_path):
+    """Read back with pydicom (not our reader): imbalance, manufacturers with their own windows and
+    detector responses, MONOCHROME1, a finding at the asked contrast in CT that only some slices cross."""
+    from domains.medical.synthetic import DIFFICULTIES, GROUND_GLASS_RISE, VENDOR_STYLES, make_study_folder
+    from restoolkit.errors import ConfigError
+
+    hard = DIFFICULTIES["hard"]
+    labels = make_study_folder(tmp_path / "hard", 40, size=48, seed=2, difficulty="hard", noise=0.0, bias_field=0.0)
+    assert labels["label"].sum() == round(hard["positive_fraction"] * 40)
+    headers = {p: pydicom.dcmread(p) for p in _files(tmp_path / "hard")}
+    xr = [ds for ds in headers.values() if ds.Modality != "CT"]
+    assert {ds.Manufacturer for ds in xr} == set(VENDOR_STYLES)
+    assert any(ds.PhotometricInterpretation == "MONOCHROME1" for ds in xr)
+    windowed = {ds.Manufacturer for ds in xr if "WindowCenter" in ds}
+    assert windowed == {name for name, style in VENDOR_STYLES.items() if style["xr_window"] is not None}
+    lung_values = {}  # manufacturer -> stored lung value of MONOCHROME2 radiographs (image centre-left)
+    for ds in xr:
+        if ds.PhotometricInterpretation == "MONOCHROME2":
+            lung_values.setdefault(ds.Manufacturer, []).append(float(ds.pixel_array[24, 14]))
+    assert len({round(np.median(v), -1) for v in lung_values.values()}) == len(lung_values) > 1
+    # CT: per positive patient, the slices whose lung holds denser tissue than lung: some, not all
+    ct = {}
+    for path, ds in headers.items():
+        if ds.Modality == "CT":
+            hu = pydicom.pixels.apply_modality_lut(ds.pixel_array, ds)
+            ct.setdefault(ds.PatientID, []).append(hu)
+    label_of = dict(zip(labels["patient_id"], labels["label"], strict=True))
+    high = -850 + max(hard["finding_contrast"]) * GROUND_GLASS_RISE
+    crossed = []
+    for patient, slices in ct.items():
+        assert len(slices) == hard["ct_slices"]
+        # without noise and bias only air, lung (-850) and tissue (40) exist, and the finding in between
+        dense = [int(((hu > -850 + 5) & (hu < high + 5)).sum()) for hu in slices]
+        if label_of[patient]:
+            crossed.append(sum(d > 0 for d in dense))
+        else:
+            assert sum(dense) == 0
+    assert crossed and all(0 < c < hard["ct_slices"] for c in crossed), crossed
+    with pytest.raises(ConfigError, match="difficulty"):
+        make_study_folder(tmp_path / "x", 4, difficulty="impossible")
+
+
+def test_the_same_seed_writes_the_same_hard_study(tmp_path):
+    from domains.medical.synthetic import make_study_folder
+
+    for name in ("a", "b"):
+        make_study_folder(tmp_path / name, 6, size=32, seed=5, difficulty="hard")
+    a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert [p.relative_to(tmp_path / "a") for p in a] == [p.relative_to(tmp_path / "b") for p in b]
+    assert all(pydicom.dcmread(p).PixelData == pydicom.dcmread(q).PixelData for p, q in zip(a, b, strict=True))
+
+
+def test_a_run_directory_regenerates_its_study_when_the_settings_change(tmp_path):
+    """The medical job reused run_dir/data whenever labels.csv existed: asking for a hard study in a run
+    directory that held an easy one trained on the easy files."""
+    from domains.medical.app import APP, synthetic_study
+
+    config = APP.validate({"run_dir": str(tmp_path), "n_patients": 10, "size": 32})
+    folder, labels = synthetic_study(tmp_path / "data", config)
+    first = labels.read_text()
+    stamp = labels.stat().st_mtime_ns
+    assert synthetic_study(tmp_path / "data", config)[1].stat().st_mtime_ns == stamp  # same settings: reused
+    hard = {**config, "difficulty": "hard"}
+    synthetic_study(tmp_path / "data", hard)
+    assert pd.read_csv(labels)["label"].mean() == pytest.approx(0.2)  # the hard study's share of positives
+    assert labels.read_text() != first
+    assert not any(folder.glob("*/*/ct_002.dcm")) or any(folder.glob("*/*/ct_011.dcm"))  # hard CT: 12 slices
