@@ -319,7 +319,7 @@ def test_a_hard_study_has_what_its_options_say(tmp_path):
     assert len({round(np.median(v), -1) for v in lung_values.values()}) == len(lung_values) > 1
     # CT: per positive patient, the slices whose lung holds denser tissue than lung: some, not all
     ct = {}
-    for path, ds in headers.items():
+    for ds in headers.values():
         if ds.Modality == "CT":
             hu = pydicom.pixels.apply_modality_lut(ds.pixel_array, ds)
             ct.setdefault(ds.PatientID, []).append(hu)
