@@ -10,8 +10,8 @@ Every row: patient-level AUROC on the held-out test patients with its patient-bo
 and ECE after temperature scaling on validation (``domains.medical.evaluate``), mean over ``--seeds``
 training seeds (the data and split stay fixed).
 
-    python benchmarks/medical.py [--patients 400] [--size 64] [--epochs 8] [--seeds 1]
-                                 [--rows scratch,preset,plain,3d] [--ct-patients 160]
+    python benchmarks/medical.py [--patients 800] [--size 64] [--epochs 8] [--seeds 1]
+                                 [--rows scratch,preset,plain,3d] [--ct-patients 300]
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def _row(name, make_task, parts, args, *, how="mean"):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--patients", type=int, default=400, help="2-D study: patients (radiographs)")
-    parser.add_argument("--ct-patients", type=int, default=160, help="3-D study: patients (CT series)")
+    parser.add_argument("--patients", type=int, default=800, help="2-D study: patients (radiographs)")
+    parser.add_argument("--ct-patients", type=int, default=300, help="3-D study: patients (CT series)")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=16)

@@ -111,10 +111,10 @@ overlay(image, grad_cam(task, image), title="Grad-CAM on a positive image"); plt
                "positives, in radiographs and in CT volumes (a sphere that crosses only some slices)."),
         ("code", """hard = make_study_folder(work / "hard", 40, size=64, difficulty="hard", seed=1)
 hard_index = load_study(work / "hard", work / "hard" / "labels.csv", on="patient")
-shown = pd.concat([hard_index[(hard_index.label == 1) & (hard_index.modality != "CT")].head(4),
-                   hard_index[(hard_index.label == 0) & (hard_index.modality != "CT")].head(4)])
+radiographs = hard_index[hard_index.modality != "CT"]
+shown = [*radiographs[radiographs.label == 1].head(4).itertuples(), *radiographs[radiographs.label == 0].head(4).itertuples()]
 fig, axes = plt.subplots(1, 8, figsize=(16, 2.6))
-for ax, (_, row) in zip(axes, shown.iterrows()):
+for ax, row in zip(axes, shown):
     ax.imshow(read_image(row.path)[0][..., 0], cmap="gray"); ax.axis("off")
     ax.set_title(f"{'positive' if row.label else 'negative'}, {row.manufacturer.split()[0]}", fontsize=8)
 plt.show()"""),
@@ -122,7 +122,7 @@ plt.show()"""),
 # its table, as recorded in benchmarks/RESULTS.md with the command and the machine
 from IPython.display import Markdown
 results = next(p for p in (Path("../benchmarks/RESULTS.md"), Path("benchmarks/RESULTS.md")) if p.exists()).read_text()
-section = results.split("## Medical benchmark")[1].split("\n## ")[0]
+section = results.split("## Medical benchmark")[1].split("\\n## ")[0]
 Markdown("## Medical benchmark" + section)"""),
     ],
     "03_driving_detection.ipynb": [

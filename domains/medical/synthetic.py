@@ -9,10 +9,11 @@ the way a hospital export would, with the identifying columns a real one has.
 
 ``difficulty="hard"`` makes a study on which methods can be told apart (the default, ``"easy"``, is
 solved perfectly by any of them): a finding of varying conspicuity (per patient between a tenth and 0.8 of
-the easy contrast, smaller, anywhere in the lung field; in CT a sphere that crosses only some slices of
-a thicker series), 1.5 times the noise, a
-smooth bias field (radiographs: a multiplicative gain; CT: cupping), each manufacturer with its own
-detector response and window, MONOCHROME1 radiographs, and 15% positive patients.
+the easy contrast, anywhere in the lung field; in CT a ground-glass sphere that crosses only some slices
+of a 12-slice series), 1.5 times the noise, a smooth bias field (radiographs: a multiplicative gain; CT:
+cupping), each manufacturer with its own detector response and window, MONOCHROME1 radiographs, 20%
+positive patients, and 10% of them with a finding the images do not show (labels that came from
+elsewhere, as real labels often do). Calibrated with ``benchmarks/medical.py`` (see its results).
 
 Everything is deterministic for a given seed.
 """
@@ -70,9 +71,9 @@ def _chest(size: int, rng) -> tuple[np.ndarray, np.ndarray]:
 # What ``difficulty`` sets; any of it can be given explicitly to make_study_folder instead.
 DIFFICULTIES = {
     "easy": {"finding_contrast": (1.0, 1.0), "finding_radius": (0.06, 0.10), "noise": 1.0, "bias_field": 0.0,
-             "vendor_styles": False, "positive_fraction": 0.5, "ct_slices": 3},
-    "hard": {"finding_contrast": (0.1, 0.8), "finding_radius": (0.05, 0.09), "noise": 1.5, "bias_field": 0.1,
-             "vendor_styles": True, "positive_fraction": 0.2, "ct_slices": 12},
+             "vendor_styles": False, "positive_fraction": 0.5, "ct_slices": 3, "hidden_fraction": 0.0},
+    "hard": {"finding_contrast": (0.1, 0.8), "finding_radius": (0.06, 0.10), "noise": 1.5, "bias_field": 0.1,
+             "vendor_styles": True, "positive_fraction": 0.2, "ct_slices": 12, "hidden_fraction": 0.1},
 }
 # A hard CT study's finding at full contrast: lung (-850 HU) raised to -450 HU, a ground-glass opacity
 # (subtle on a lung window, where the easy study's solid nodule at +30 HU is not).
@@ -207,6 +208,7 @@ def make_study_folder(
     noise: float | None = None,
     bias_field: float | None = None,
     vendor_styles: bool | None = None,
+    hidden_fraction: float | None = None,
 ) -> pd.DataFrame:
     """Writes ``path/<patient>/<study>/<file>.dcm`` studies and ``path/labels.csv``.
 
@@ -230,6 +232,9 @@ def make_study_folder(
         noise: noise standard deviation, a multiple of 25 HU (CT) / 60 (radiographs).
         bias_field: strength of a smooth intensity field (radiographs: ±share of the values; CT: cupping).
         vendor_styles: each manufacturer with its own detector response and window (:data:`VENDOR_STYLES`).
+        hidden_fraction: share of positive patients whose finding the images do not show (the label came
+            from elsewhere, e.g. a CT or a biopsy, as often in real labels): no method can find them, so
+            they cap the attainable AUROC (easy 0, hard 0.1).
 
     Returns:
         The labels table written to ``labels.csv``: ``patient_id``, ``patient_name`` (identifying, as
@@ -244,7 +249,7 @@ def make_study_folder(
         raise ConfigError(f"difficulty must be one of {sorted(DIFFICULTIES)}, got {difficulty!r}")
     given = {"finding_contrast": finding_contrast, "finding_radius": finding_radius, "noise": noise,
              "bias_field": bias_field, "vendor_styles": vendor_styles, "positive_fraction": positive_fraction,
-             "ct_slices": ct_slices}
+             "ct_slices": ct_slices, "hidden_fraction": hidden_fraction}
     o = {**DIFFICULTIES[difficulty], **{k: v for k, v in given.items() if v is not None}}
     positive_fraction, ct_slices = o["positive_fraction"], o["ct_slices"]
     if isinstance(o["finding_contrast"], int | float):
@@ -267,7 +272,10 @@ def make_study_folder(
         folder.mkdir(parents=True, exist_ok=True)
         finding = float(labels[i])
         style = VENDOR_STYLES[patient["manufacturer"]] if o["vendor_styles"] else VENDOR_STYLES["Acme Medical"]
-        contrast = float(np.random.default_rng([seed, i, 9]).uniform(*o["finding_contrast"]))
+        draw = np.random.default_rng([seed, i, 9])
+        contrast = float(draw.uniform(*o["finding_contrast"]))
+        if draw.random() < o["hidden_fraction"]:
+            contrast = 0.0  # positive, but nothing in the images shows it
         if rng.random() < ct_fraction:
             series_uid = _uid(seed, i, "ct")
             lesions = [None] * ct_slices

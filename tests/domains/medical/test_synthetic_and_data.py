@@ -304,7 +304,8 @@ def test_a_hard_study_has_what_its_options_say(tmp_path):
     from restoolkit.errors import ConfigError
 
     hard = DIFFICULTIES["hard"]
-    labels = make_study_folder(tmp_path / "hard", 40, size=48, seed=2, difficulty="hard", noise=0.0, bias_field=0.0)
+    labels = make_study_folder(tmp_path / "hard", 40, size=48, seed=2, difficulty="hard", noise=0.0, bias_field=0.0,
+                               hidden_fraction=0.0)
     assert labels["label"].sum() == round(hard["positive_fraction"] * 40)
     headers = {p: pydicom.dcmread(p) for p in _files(tmp_path / "hard")}
     xr = [ds for ds in headers.values() if ds.Modality != "CT"]
@@ -335,6 +336,12 @@ def test_a_hard_study_has_what_its_options_say(tmp_path):
         else:
             assert sum(dense) == 0
     assert crossed and all(0 < c < hard["ct_slices"] for c in crossed), crossed
+    # hidden findings: positive patients whose images show nothing (the label came from elsewhere)
+    make_study_folder(tmp_path / "hidden", 20, size=48, seed=2, difficulty="hard", noise=0.0, bias_field=0.0,
+                      ct_fraction=1.0, hidden_fraction=1.0)
+    for path in _files(tmp_path / "hidden"):
+        ds = pydicom.dcmread(path)
+        assert set(np.unique(pydicom.pixels.apply_modality_lut(ds.pixel_array, ds))) <= {-1000.0, -850.0, 40.0}
     with pytest.raises(ConfigError, match="difficulty"):
         make_study_folder(tmp_path / "x", 4, difficulty="impossible")
 
