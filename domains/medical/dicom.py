@@ -136,9 +136,10 @@ class _FileInMemory(io.BytesIO):
         self.name = os.fspath(name)
 
 
-# Files up to this size are read into memory at once; larger ones (multi-frame, whole volumes) are read
-# piece by piece, so that one frame of a 2 GB file costs one frame.
-IN_MEMORY_BYTES = 32 * 2**20
+# Files up to this size (a CT or MR slice is about 0.5 MB) are read into memory at once; larger ones
+# (radiographs, multi-frame objects) piece by piece, so that a header-only ``scan`` of them, or one frame
+# of a 2 GB file, reads only what it needs.
+IN_MEMORY_BYTES = 4 * 2**20
 
 
 def _dcmread(path, **kwargs):

@@ -519,13 +519,15 @@ def test_a_small_file_declaring_a_huge_element_is_not_read_into_memory(tmp_path)
         tracemalloc.stop()
 
 
-def test_a_flipped_meta_byte_is_refused_without_a_large_allocation(tmp_path):
+@pytest.mark.parametrize("in_memory", [True, False], ids=["read-whole", "bounded-reads"])
+def test_a_flipped_meta_byte_is_refused_without_a_large_allocation(tmp_path, monkeypatch, in_memory):
     """Found by the fuzz test with a random seed: CT_small.dcm with byte 153 set to 15 made a length in
     the file meta group swallow the next elements; the parser, misaligned, then asked for a garbage
     length of about 1 GB, which Python allocated before reading. Here every byte of the preamble, the
     meta group and the first dataset elements is set to two values in turn."""
     import tracemalloc
 
+    monkeypatch.setattr(D, "IN_MEMORY_BYTES", D.IN_MEMORY_BYTES if in_memory else 0)  # both ways of reading
     source = Path(f("CT_small.dcm")).read_bytes()
     path = tmp_path / "flipped.dcm"
     image, _ = D.read_image(f("CT_small.dcm"))  # the unchanged file reads, and so do most flips
