@@ -310,6 +310,7 @@ def load_volume(paths, *, window=None, volume_shape=(32, 128, 128), channels: in
 
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}
+# Files per decoding task, and tasks in flight per worker (benchmarks/dicom_loading.py measured these).
 _CHUNK, _AHEAD = 16, 2
 
 
@@ -417,8 +418,8 @@ def make_dataset(
 
     # Decoding is Python (pydicom) holding the GIL: worker processes give real parallelism. Each task
     # decodes a chunk of files and sends back one stacked array: one message and one tf.data element per
-    # chunk instead of per image (per-element costs in this process took a core's worth of time from
-    # the workers on 2 cores).
+    # chunk instead of per image (per-element costs in this process competed with the workers for the
+    # 2 cores).
     chunk = max(1, min(_CHUNK, len(keys) // (2 * max(workers, 1))))
     chunks = [keys[i:i + chunk] for i in range(0, len(keys), chunk)]
     load_chunk = partial(_load_chunk, load)

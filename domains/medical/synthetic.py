@@ -133,15 +133,16 @@ def _ct_slice(size, rng, finding: float, *, lesion: np.ndarray | None = None, co
     return hu + rng.normal(0, 25 * noise, hu.shape).astype("float32")
 
 
-def _radiograph(size, rng, finding: float, *, contrast: float = 1.0, radius=(0.06, 0.10), noise: float = 1.0,
+def _radiograph(size, rng, finding: float, *, contrast: float = 1.0, radius=None, noise: float = 1.0,
                 bias: float = 0.0) -> np.ndarray:
-    """Attenuation-like values in [0, 4095]: dense is bright (MONOCHROME2 convention)."""
+    """Attenuation-like values in [0, 4095]: dense is bright (MONOCHROME2 convention). Without ``radius``
+    the easy study's nodule, as it always was; with it, a disk of that radius range inside a lung."""
     body, lungs = _chest(size, rng)
     v = np.full((size, size), 200.0, "float32")
     v[body] = 2600.0
     v[lungs] = 900.0
     if finding:
-        if contrast == 1.0 and tuple(radius) == (0.06, 0.10):  # the easy study, as it always was
+        if radius is None:
             mask, _ = _nodule(size, rng, radius=size * rng.uniform(0.06, 0.10))
         else:
             mask = _disk(size, *_lesion_centre(size, rng), size * rng.uniform(*radius)) * lungs
