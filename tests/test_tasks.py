@@ -79,6 +79,13 @@ def test_fraud_classifier(tmp_path):
     # The built-in preset is fitted to the user's table.
     fitted = FraudClassifier.from_preset("resmlp_fraud", load_weights=False, data=df, target="label")
     assert fitted.schema.categorical == ["merchant"] and fitted.predict(df).shape == (256,)
+    # The FT-Transformer backbone through the same base (train, .keras with safe_mode, preset).
+    ft = run_task_test(FraudClassifier, {**kwargs, "backbone": "ft_transformer", "prior_beta": None,
+                                         "backbone_options": {"d_token": 8, "depth": 1, "num_heads": 2}},
+                       data, x, expected_output_shape=(None, 1))
+    assert ft.backbone_options == {"d_token": 8, "depth": 1, "num_heads": 2}  # no MLP width / depth mixed in
+    fitted = FraudClassifier.from_preset("ft_transformer_fraud", load_weights=False, data=df, target="label")
+    assert fitted.backbone_name == "ft_transformer" and fitted.predict(df).shape == (256,)
 
 
 def test_a_task_from_scratch_resumes_in_any_process_but_pretrained_weights_are_another_run(tmp_path):

@@ -18,6 +18,7 @@ from domains.fraud.data import (
     load_creditcard_csv,
     load_table,
     make_dataset,
+    read_table,
     rolling_folds,
     simulate_transactions,
     split,
@@ -44,6 +45,6 @@ __all__ = [
     "CREDITCARD_SCHEMA", "FraudClassifier", "SIMULATED_SCHEMA", "SVBMClassifier", "Schema", "SchemaError", "Scorer",
     "ScoringError", "TabularEncoder", "add_behaviour_features", "calibrate", "card_precision_at_k", "compare",
     "cost_threshold", "evaluate", "expected_cost", "export_scorer", "fit_encoder", "fraud_metrics", "infer_schema",
-    "load_creditcard_csv", "load_table", "make_dataset", "predict_scores", "reliability", "rolling_folds",
+    "load_creditcard_csv", "load_table", "make_dataset", "predict_scores", "read_table", "reliability", "rolling_folds",
     "simulate_transactions", "split", "time_split", "train",
 ]

@@ -3,14 +3,22 @@ the public four steps: data → task → train → evaluate."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from domains.fraud.data import TIME_UNITS
 from restoolkit.tasks import DomainApp, Option
 
 OPTIONS = [
     Option("run_dir", "path", required=True, must_exist=False, help="where the run, scorer and report go"),
     Option("table", "path", help="a CSV or Parquet transactions table (default: simulated transactions)"),
-    Option("target", "str", None, "the 0/1 label column of `table` (the schema is inferred from the table)"),
+    Option("target", "str", None, "the 0/1 label column of `table` (the schema is then inferred from the table)"),
+    Option("schema", "dict", None, "the schema of `table` (Schema.to_dict(), e.g. an edited run_dir/schema.json); "
+           "instead of `target`"),
+    Option("time", "str", None, "`table`'s time column when inferring (default: its first datetime column)"),
+    Option("time_unit", "str", "s", "what one unit of a numeric time column is", choices=TIME_UNITS),
+    Option("card", "str", None, "`table`'s card column when inferring (known-compromised filtering)"),
+    Option("ids", "list", [], "`table`'s identifier columns when inferring (kept out of the features)"),
     Option("customers", "int", 500, "simulated customers", minimum=10),
     Option("terminals", "int", 1000, "simulated terminals", minimum=10),
     Option("days", "int", 90, "simulated days", minimum=14),
@@ -22,17 +30,19 @@ OPTIONS = [
     Option("batch_size", "int", 512, "global batch size", minimum=1),
     Option("learning_rate", "float", 3e-3, "peak learning rate (cosine decay)", minimum=0.0),
     Option("seed", "int", 0, "simulation and training seed", minimum=0),
+    Option("compare", "bool", None, "also fit the baselines on the same split (comparison.csv); default: for "
+           "simulated data only"),
     Option("overwrite", "bool", False, "replace a different run found in run_dir"),
 ]
 
 
 def _tables(config):
-    import pandas as pd
-
     from domains.fraud import (
         SIMULATED_SCHEMA,
+        Schema,
         add_behaviour_features,
         infer_schema,
+        read_table,
         simulate_transactions,
         split,
         time_split,
@@ -40,17 +50,21 @@ def _tables(config):
     from restoolkit.errors import ConfigError
 
     if config["table"]:
-        path = Path(config["table"])
-        df = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
-        if config["target"] is None:
-            raise ConfigError(f"{path}: give the label column as 'target'")
-        schema = infer_schema(df, config["target"])
+        df = read_table(config["table"])
+        if config["schema"] is not None:
+            schema = Schema.from_dict(config["schema"])
+        elif config["target"] is not None:
+            schema = infer_schema(df, config["target"], time=config["time"], time_unit=config["time_unit"],
+                                  card=config["card"], ids=config["ids"])
+        else:
+            raise ConfigError(f"{config['table']}: give the label column as 'target' (the schema is inferred), or "
+                              "a 'schema'")
         train, validation, test = split(df, schema=schema, fractions=tuple(config["fractions"]))
         return df, schema, train, validation, test
     df = add_behaviour_features(simulate_transactions(config["customers"], config["terminals"], config["days"],
                                                       seed=config["seed"]))
-    train, test = time_split(df, train_days=config["train_days"], delay_days=config["delay_days"],
-                             test_days=config["test_days"])
+    train, test = time_split(df, SIMULATED_SCHEMA, train_days=config["train_days"],
+                             delay_days=config["delay_days"], test_days=config["test_days"])
     return df, SIMULATED_SCHEMA, train, None, test
 
 
@@ -65,6 +79,8 @@ def run(config: dict, *, evaluate_only: bool = False) -> dict:
     run_dir = Path(config["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
     df, schema, train_df, val_df, test_df = _tables(config)
+    # The schema used, printable and editable: pass it back as the `schema` option.
+    (run_dir / "schema.json").write_text(json.dumps(schema.to_dict(), indent=2) + "\n")
     model_file = run_dir / "model.keras"
     if evaluate_only:
         task = keras.saving.load_model(model_file, safe_mode=True)
@@ -79,9 +95,12 @@ def run(config: dict, *, evaluate_only: bool = False) -> dict:
     path = report.save(run_dir / "report")
     out = {"metrics": report.metrics, "report": report, "report_path": path, "task": task, "rows": len(df),
            "fraud_rate": float(df[schema.target].mean()), "scorer": run_dir / "scorer"}
-    if not evaluate_only and not config["table"]:
-        table = compare(df, train_days=config["train_days"], delay_days=config["delay_days"],
-                        test_days=config["test_days"], epochs=config["epochs"], seed=config["seed"])
+    wants_table = config["compare"] if config["compare"] is not None else not config["table"]
+    if not evaluate_only and wants_table:
+        split_by = {"fractions": config["fractions"]} if config["table"] else {
+            "train_days": config["train_days"], "delay_days": config["delay_days"], "test_days": config["test_days"]}
+        table = compare(df, schema, **split_by, epochs=config["epochs"], batch_size=config["batch_size"],
+                        learning_rate=config["learning_rate"], seeds=(config["seed"],))
         table.to_csv(run_dir / "comparison.csv")
         out["comparison"] = table
     return out

@@ -9,7 +9,7 @@ number of transactions a day at times ~ N(noon, 20000 s), and three fraud scenar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +141,9 @@ def _align(frame: pd.DataFrame, rolled: pd.Series, key: str) -> np.ndarray:
 
 # --- loading ------------------------------------------------------------------------------------------
 
+TIME_UNITS = ("ns", "us", "ms", "s", "m", "h", "D")
+
+
 @dataclass
 class Schema:
     """Declared columns of a transactions table.
@@ -150,8 +153,16 @@ class Schema:
         categorical: string-like columns (unseen values go to an out-of-vocabulary bucket).
         target: the 0/1 label column (``None`` for scoring tables).
         nullable: columns allowed to hold missing values (a missing-value indicator is added).
-        time: a datetime column used for time-ordered splits.
+        time: the column that orders the rows in time (splits): datetimes, or numbers counting
+            ``time_unit`` from any origin (the public credit-card table's ``Time``: seconds). It may also
+            be a feature (listed in ``numeric``).
         ids: identifier columns kept but not used as features (card, terminal).
+        card: the card (or customer) column: time splits drop cards already known to be compromised, and
+            Card Precision@k groups by it. ``None``: the table has no card column (then neither applies).
+        time_unit: what one unit of a numeric ``time`` column is (``"s"``, ``"D"``, ``"h"``, ``"ms"`` …).
+
+    ``str(schema)`` shows it column by column; :meth:`to_dict` / :meth:`from_dict` (JSON-ready) let a user
+    edit an inferred schema and hand it to the CLI.
     """
 
     numeric: list[str]
@@ -160,74 +171,167 @@ class Schema:
     nullable: list[str] = field(default_factory=list)
     time: str | None = None
     ids: list[str] = field(default_factory=list)
+    card: str | None = None
+    time_unit: str = "s"
+
+    def __post_init__(self):
+        for name in ("numeric", "categorical", "nullable", "ids"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(c, str) for c in value):
+                raise SchemaError(f"schema: {name!r} must be a list of column names, got {value!r}")
+            setattr(self, name, list(value))
+        both = set(self.numeric) & set(self.categorical)
+        if both:
+            raise SchemaError(f"schema: column(s) {sorted(both)} are both numeric and categorical")
+        if self.target is not None and self.target in self.features:
+            raise SchemaError(f"schema: the target {self.target!r} cannot also be a feature")
+        if self.time_unit not in TIME_UNITS:
+            raise SchemaError(f"schema: time_unit must be one of {TIME_UNITS}, got {self.time_unit!r}")
 
     @property
     def features(self) -> list[str]:
         return list(self.numeric) + list(self.categorical)
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, config: dict) -> Schema:
+        """A schema from :meth:`to_dict`'s output (e.g. an edited JSON file); unknown keys are an error."""
+        if not isinstance(config, dict):
+            raise SchemaError(f"schema: expected a mapping of schema fields, got {type(config).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise SchemaError(f"schema: unknown key(s) {unknown}; the keys are {sorted(known)}")
+        if "numeric" not in config:
+            raise SchemaError("schema: 'numeric' (the list of numeric feature columns) is required")
+        return cls(**config)
+
+    def __str__(self) -> str:
+        lines = [f"Schema: {len(self.features)} features, target {self.target!r}"]
+        time = f"{self.time!r}" + (f" (numbers in {self.time_unit!r})" if self.time else "")
+        lines.append(f"  time order: {time if self.time else 'the table order (no time column)'}")
+        lines.append(f"  card: {self.card!r}" + ("" if self.card else " (no known-compromised filtering)"))
+        for name in ("numeric", "categorical", "nullable", "ids"):
+            values = getattr(self, name)
+            lines.append(f"  {name} ({len(values)}): {', '.join(values) if values else '-'}")
+        return "\n".join(lines)
+
     def validate(self, df: pd.DataFrame, *, where: str = "table", require_target: bool = True) -> pd.DataFrame:
         """Checks columns and types; returns the table with numeric columns as float32.
 
+        Booleans in a numeric column are accepted as 0 / 1 (flags such as "during weekend" are features like
+        any other). A ``time`` column that is not a feature keeps its type (datetimes; numbers as float64;
+        ISO-8601 strings are parsed to datetimes).
+
         Raises:
-            SchemaError: a missing column, a non-numeric value in a numeric column, a missing value in
-            a non-nullable column, a non-finite number, or a target outside {0, 1}.
+            SchemaError: a missing column, a non-numeric value in a numeric column (row and value named),
+            dates or durations in a numeric column, a value beyond float32's range (the model computes in
+            float32), a missing value in a non-nullable column, a non-finite number, a target outside
+            {0, 1}, a missing or unreadable time.
         """
         needed = self.features + ([self.target] if self.target and require_target else []) + \
-            ([self.time] if self.time else [])
-        missing = [c for c in needed if c not in df.columns]
+            [c for c in (self.time, self.card) if c]
+        missing = [c for c in dict.fromkeys(needed) if c not in df.columns]
         if missing:
             raise SchemaError(f"{where}: missing column(s) {missing}; columns present: {list(df.columns)}")
         out = df.copy()
         for column in self.numeric:
-            if pd.api.types.is_datetime64_any_dtype(out[column]) or pd.api.types.is_timedelta64_dtype(out[column]):
-                raise SchemaError(f"{where}: column {column!r} holds dates or durations, not numbers (read as numbers "
-                                  "they would be nanoseconds); make it the schema's `time` column, or convert it to "
-                                  "seconds or days yourself")
-            # Booleans are accepted as 0 / 1 (flags such as "during weekend" are features like any other).
-            values = pd.to_numeric(out[column], errors="coerce")
-            bad = values.isna() & out[column].notna()
-            if bad.any():
-                raise SchemaError(f"{where}: column {column!r} must be numeric; row {int(np.flatnonzero(bad)[0])} "
-                                  f"holds {out[column][bad].iloc[0]!r}")
-            if np.isinf(values).any():
-                raise SchemaError(f"{where}: column {column!r} holds an infinite value (row "
-                                  f"{int(np.flatnonzero(np.isinf(values))[0])})")
-            too_big = np.abs(values.to_numpy("float64")) > np.finfo("float32").max
-            if too_big.any():
-                row = int(np.flatnonzero(too_big)[0])
-                raise SchemaError(f"{where}: column {column!r} row {row} holds {float(values.iloc[row])!r}, beyond float32's "
-                                  "range (the model computes in float32: it would become inf)")
-            if values.isna().any() and column not in self.nullable:
-                raise SchemaError(f"{where}: column {column!r} has {int(values.isna().sum())} missing value(s) and "
-                                  "is not declared nullable")
-            out[column] = values.astype("float32")
+            out[column] = _numeric(out[column], column, where, nullable=column in self.nullable)
         for column in self.categorical:
             if out[column].isna().any() and column not in self.nullable:
-                raise SchemaError(f"{where}: column {column!r} has missing values and is not declared nullable")
+                row = int(np.flatnonzero(out[column].isna().to_numpy())[0])
+                raise SchemaError(f"{where}: column {column!r} has missing values (first at row {row}) and is "
+                                  "not declared nullable")
             out[column] = out[column].astype("string").fillna("<missing>").astype(str)
         if self.target and require_target:
             labels = pd.to_numeric(out[self.target], errors="coerce")
-            if not labels.isin([0, 1]).all():
-                raise SchemaError(f"{where}: target column {self.target!r} must hold only 0 and 1")
+            bad = ~labels.isin([0, 1]).to_numpy()
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise SchemaError(f"{where}: target column {self.target!r} must hold only 0 and 1; row {row} holds "
+                                  f"{df[self.target].iloc[row]!r}")
             out[self.target] = labels.astype("int8")
-        if self.time:
-            out[self.time] = pd.to_datetime(out[self.time], errors="raise")
+        if self.time and self.time not in self.numeric:
+            out[self.time] = _time_values(out[self.time], self.time, where)
         return out
 
 
-# ``Time`` is seconds since the first transaction: a feature and the time order (time_split reads numbers
-# as seconds by default).
-CREDITCARD_SCHEMA = Schema(numeric=["Time", *[f"V{i}" for i in range(1, 29)], "Amount"], target="Class")
+def _numeric(values: pd.Series, column: str, where: str, *, nullable: bool) -> pd.Series:
+    """One numeric feature column as float32, or a :class:`SchemaError` naming the row."""
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+        raise SchemaError(f"{where}: column {column!r} holds dates or durations, not numbers (read as numbers "
+                          "they would be nanoseconds); make it the schema's `time` column, or convert it to "
+                          "seconds or days yourself")
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = (numbers.isna() & values.notna()).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise SchemaError(f"{where}: column {column!r} must be numeric; row {row} holds {values.iloc[row]!r}")
+    as64 = numbers.to_numpy("float64", na_value=np.nan)
+    infinite = np.isinf(as64)
+    if infinite.any():
+        raise SchemaError(f"{where}: column {column!r} holds an infinite value (row {int(np.flatnonzero(infinite)[0])})")
+    too_big = np.abs(as64) > np.finfo("float32").max
+    if too_big.any():
+        row = int(np.flatnonzero(too_big)[0])
+        raise SchemaError(f"{where}: column {column!r} row {row} holds {float(as64[row])!r}, beyond float32's "
+                          "range (the model computes in float32: it would become inf)")
+    if np.isnan(as64).any() and not nullable:
+        row = int(np.flatnonzero(np.isnan(as64))[0])
+        raise SchemaError(f"{where}: column {column!r} has {int(np.isnan(as64).sum())} missing value(s) (first at "
+                          f"row {row}) and is not declared nullable")
+    return pd.Series(as64.astype("float32"), index=values.index, name=values.name)
+
+
+def _time_values(values: pd.Series, column: str, where: str) -> pd.Series:
+    """A time column that is not a feature: datetimes stay, numbers become float64, strings are parsed."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    elif pd.api.types.is_bool_dtype(values):
+        raise SchemaError(f"{where}: time column {column!r} holds booleans, not times")
+    elif pd.api.types.is_numeric_dtype(values):
+        parsed = values.astype("float64")
+        if not np.isfinite(parsed.to_numpy()).all():
+            row = int(np.flatnonzero(~np.isfinite(parsed.to_numpy()))[0])
+            raise SchemaError(f"{where}: time column {column!r} row {row} holds {values.iloc[row]!r}: every row "
+                              "needs a finite time")
+        return parsed
+    else:
+        parsed = pd.to_datetime(values, errors="coerce", format="ISO8601")
+        bad = (parsed.isna() & values.notna()).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise SchemaError(f"{where}: time column {column!r} row {row} holds {values.iloc[row]!r}, not an "
+                              "ISO-8601 date-time")
+    if parsed.isna().any():
+        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        raise SchemaError(f"{where}: time column {column!r} has no time at row {row}: every row needs one")
+    return parsed
+
+
+# ``Time`` is seconds since the first transaction: a feature and the time order. The table has no card
+# column, so nothing is filtered as known-compromised.
+CREDITCARD_SCHEMA = Schema(numeric=["Time", *[f"V{i}" for i in range(1, 29)], "Amount"], target="Class",
+                           time="Time", time_unit="s")
+
+
+def read_table(path) -> pd.DataFrame:
+    """A CSV or Parquet file (by its suffix: ``.parquet`` / ``.pq``, else CSV) as read, not yet validated;
+    an unreadable file is a :class:`SchemaError` naming it."""
+    path = Path(path).expanduser()
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path, low_memory=False)
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        raise SchemaError(f"{path}: cannot read the table: {e}") from None
 
 
 def load_table(path, schema: Schema) -> pd.DataFrame:
     """A CSV or Parquet file validated against ``schema`` (errors name the file and column)."""
-    path = Path(path).expanduser()
-    if path.suffix.lower() in (".parquet", ".pq"):
-        df = pd.read_parquet(path)
-    else:
-        df = pd.read_csv(path)
-    return schema.validate(df, where=str(path))
+    return schema.validate(read_table(path), where=str(Path(path).expanduser()))
 
 
 def load_creditcard_csv(path) -> pd.DataFrame:
@@ -239,83 +343,133 @@ SIMULATED_SCHEMA = Schema(
     numeric=["tx_amount", "tx_during_weekend", "tx_during_night",
              *[f"customer_{k}_{w}d" for w in WINDOWS for k in ("nb_tx", "avg_amount")],
              *[f"terminal_{k}_{w}d" for w in WINDOWS for k in ("nb_tx", "risk")]],
-    categorical=["merchant_category"], target="tx_fraud", time="tx_datetime", ids=["customer_id", "terminal_id"])
+    categorical=["merchant_category"], target="tx_fraud", time="tx_datetime", ids=["customer_id", "terminal_id"],
+    card="customer_id")
 
 
 # --- time-ordered splits --------------------------------------------------------------------------------
 
-def _times(df: pd.DataFrame, time: str, unit: str) -> pd.Series:
-    """The time column as timestamps: datetimes as they are, numbers as ``unit`` since an origin."""
-    column = df[time]
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return column
-    if pd.api.types.is_numeric_dtype(column):
-        return pd.Timestamp(0) + pd.to_timedelta(column.astype("float64"), unit=unit)
-    raise SchemaError(f"time column {time!r} must hold datetimes or numbers ({unit}), got {column.dtype}")
+def _times(df: pd.DataFrame, schema: Schema) -> pd.Series:
+    """The schema's time column as timestamps: datetimes (or ISO-8601 strings) as they are, numbers as
+    ``schema.time_unit`` since an arbitrary origin (only differences matter for a split)."""
+    time = schema.time
+    if time is None:
+        raise SchemaError("a time split needs the schema's `time` column (or split by fractions of rows: split())")
+    if time not in df.columns:
+        raise SchemaError(f"the schema's time column {time!r} is not in the table; columns: {list(df.columns)} "
+                          "(pass schema=…, e.g. infer_schema(df, target, time=…))")
+    values = _time_values(df[time], time, "table")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    try:
+        return pd.Timestamp(0) + pd.to_timedelta(values, unit=schema.time_unit)
+    except (OverflowError, pd.errors.OutOfBoundsTimedelta) as e:
+        raise SchemaError(f"time column {time!r}: values up to {values.abs().max()!r} {schema.time_unit!r} are out "
+                          f"of range ({e}); is schema.time_unit right?") from None
 
 
-def time_split(df: pd.DataFrame, *, train_days: int, delay_days: int, test_days: int, start=None,
-               time: str = "tx_datetime", card: str | None = "customer_id", target: str = "tx_fraud",
-               time_unit: str = "s"):
+def time_split(df: pd.DataFrame, schema: Schema | None = None, *, train_days: float, delay_days: float,
+               test_days: float, start=None):
     """Train on ``train_days``, skip ``delay_days`` (labels not yet known), test on ``test_days``.
 
-    Cards known to be compromised by the end of the training period (a fraud among their training
-    transactions) are removed from the test set: a fraud team would have blocked them already.
+    The time, card and target columns come from ``schema`` (default: the simulator's
+    :data:`SIMULATED_SCHEMA`): a datetime column, or numbers in ``schema.time_unit`` (the public
+    credit-card table: seconds). ``start`` (default: midnight of the first day; for numbers, the first
+    time) is a timestamp, or a number in the time column's unit. Days may be fractions.
+
+    When the schema has a ``card`` column, cards known to be compromised by the end of the training
+    period (a fraud among their training transactions) are removed from the test set: a fraud team would
+    have blocked them already. Without one, nothing is removed.
 
     Returns:
-        ``(train, test)`` DataFrames.
+        ``(train, test)`` DataFrames (rows of ``df``, unvalidated).
     """
-    if time not in df:
-        raise SchemaError(f"time column {time!r} is not in the table; columns: {list(df.columns)}")
-    times = _times(df, time, time_unit)
-    start = pd.Timestamp(start) if start is not None else times.min().normalize()
+    schema = schema or SIMULATED_SCHEMA
+    times = _times(df, schema)
+    numeric_time = pd.api.types.is_numeric_dtype(df[schema.time])
+    if start is None:
+        start = times.min() if numeric_time else times.min().normalize()
+    elif numeric_time and not isinstance(start, (str, pd.Timestamp)):
+        start = pd.Timestamp(0) + pd.to_timedelta(float(start), unit=schema.time_unit)
+    else:
+        start = pd.Timestamp(start)
     train_end = start + pd.Timedelta(days=train_days)
     test_start = train_end + pd.Timedelta(days=delay_days)
     test_end = test_start + pd.Timedelta(days=test_days)
-    train = df[(times >= start) & (times < train_end)]
-    test = df[(times >= test_start) & (times < test_end)]
-    if card is not None:  # only a table with a card column can drop the cards already known compromised
-        known = set(train.loc[train[target] == 1, card])
-        test = test[~test[card].isin(known)]
+    train = df[((times >= start) & (times < train_end)).to_numpy()]
+    test = df[((times >= test_start) & (times < test_end)).to_numpy()]
+    if schema.card is not None and schema.target is not None:
+        known = set(train.loc[train[schema.target] == 1, schema.card])
+        test = test[~test[schema.card].isin(known)]
     if len(train) == 0 or len(test) == 0:
         raise ConfigError(f"empty split: train {len(train)} rows from {start}, test {len(test)} rows from "
                           f"{test_start} (the data spans {times.min()} – {times.max()})")
     return train.copy(), test.copy()
 
 
-def rolling_folds(df: pd.DataFrame, *, n_folds: int, train_days: int, delay_days: int, test_days: int = 7, **kwargs):
-    """``n_folds`` time splits whose test weeks move back one ``test_days`` step each, latest first."""
-    time = kwargs.get("time", "tx_datetime")
-    last = df[time].max().normalize() + pd.Timedelta(days=1)
+def rolling_folds(df: pd.DataFrame, schema: Schema | None = None, *, n_folds: int, train_days: float,
+                  delay_days: float, test_days: float = 7):
+    """``n_folds`` time splits whose test periods move back one ``test_days`` step each, latest first."""
+    schema = schema or SIMULATED_SCHEMA
+    times = _times(df, schema)
+    last = times.max().normalize() + pd.Timedelta(days=1) if pd.api.types.is_datetime64_any_dtype(df[schema.time]) \
+        else times.max() + pd.Timedelta(1)
     for k in range(n_folds):
         test_start = last - pd.Timedelta(days=test_days * (k + 1))
         start = test_start - pd.Timedelta(days=train_days + delay_days)
-        yield time_split(df, train_days=train_days, delay_days=delay_days, test_days=test_days, start=start, **kwargs)
+        yield time_split(df, schema, train_days=train_days, delay_days=delay_days, test_days=test_days,
+                         start=start)
 
 
 # --- the data step's shared names -------------------------------------------------------------------------
 
-def infer_schema(df: pd.DataFrame, target: str, *, time: str | None = None, ids=()) -> Schema:
-    """A :class:`Schema` read off a table: numeric (and boolean, as 0/1) columns → ``numeric``, string /
-    category columns → ``categorical``, the first datetime column (or ``time``) → ``time``; ``ids`` are kept
-    out of the features. Print it, edit it, pass it on.
+def infer_schema(df: pd.DataFrame, target: str, *, time: str | None = None, time_unit: str = "s",
+                 card: str | None = None, ids=()) -> Schema:
+    """A :class:`Schema` read off a table. Print it, edit it (or its :meth:`Schema.to_dict`), pass it on.
+
+    - numeric and boolean (as 0/1) columns → ``numeric``; string / category columns → ``categorical``;
+    - datetime columns, and string columns whose every value is an ISO-8601 date-time (a CSV's dates) →
+      the first is ``time`` unless ``time`` is given, the others go to ``ids`` (kept, not features);
+    - ``time`` (a datetime, or a numeric column counting ``time_unit``), ``card`` and ``ids`` are kept out
+      of the features (a time stamp as a feature extrapolates in a time split; add it to ``numeric``
+      yourself when it is an elapsed time, as :data:`CREDITCARD_SCHEMA` does);
+    - columns with missing values → ``nullable``.
     """
-    if target not in df.columns:
-        raise SchemaError(f"target column {target!r} is not in the table; columns: {list(df.columns)}")
-    numeric, categorical = [], []
+    for name, column in (("target", target), ("time", time), ("card", card), *(("ids", c) for c in ids)):
+        if column is not None and column not in df.columns:
+            raise SchemaError(f"{name} column {column!r} is not in the table; columns: {list(df.columns)}")
+    kept_out = {target, time, card, *ids}
+    numeric, categorical, other_times = [], [], []
     for column in df.columns:
-        if column == target or column in ids or column == time:
+        if column in kept_out:
             continue
-        dtype = df[column].dtype
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            time = time or column
-        elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        values = df[column]
+        if pd.api.types.is_datetime64_any_dtype(values) or _iso_datetimes(values):
+            if time is None:
+                time = column
+            else:
+                other_times.append(column)
+        elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
             numeric.append(column)
         else:
             categorical.append(column)
     nullable = [c for c in numeric + categorical if df[c].isna().any()]
+    id_columns = [*ids, *other_times] + ([card] if card is not None and card not in ids else [])
     return Schema(numeric=numeric, categorical=categorical, target=target, nullable=nullable, time=time,
-                  ids=list(ids))
+                  ids=id_columns, card=card, time_unit=time_unit)
+
+
+def _iso_datetimes(values: pd.Series) -> bool:
+    """Whether a string column holds only ISO-8601 date-times (as a CSV stores datetimes)."""
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return False
+    present = values.dropna()
+    if len(present) == 0 or not present.map(lambda v: isinstance(v, str)).all():
+        return False
+    sample = present.iloc[:1000]
+    if not sample.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?").all():
+        return False
+    return not pd.to_datetime(present, errors="coerce", format="ISO8601").isna().any()
 
 
 def split(df: pd.DataFrame, *, schema: Schema | None = None, fractions=(0.6, 0.2, 0.2)):
@@ -327,8 +481,11 @@ def split(df: pd.DataFrame, *, schema: Schema | None = None, fractions=(0.6, 0.2
     """
     if not fractions or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
         raise ConfigError(f"fractions must be non-negative shares summing to 1, got {fractions}")
-    time = schema.time if schema is not None else None
-    ordered = df.sort_values(time, kind="stable") if time else df
+    if schema is not None and schema.time is not None:
+        times = _times(df, schema)  # checks the column; strings are ordered as the times they are
+        ordered = df.iloc[np.argsort(times.to_numpy(), kind="stable")]
+    else:
+        ordered = df
     cuts = np.round(np.cumsum(fractions)[:-1] * len(ordered)).astype(int)
     bounds = [0, *cuts.tolist(), len(ordered)]
     return [ordered.iloc[a:b].copy() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]

@@ -13,11 +13,14 @@ from restoolkit.layers.scaling import LayerScale, ReZero
 from restoolkit.layers.shortcuts import Shortcut
 from restoolkit.layers.squeeze_excite import SqueezeExcite
 from restoolkit.layers.stochastic_depth import StochasticDepth
+from restoolkit.layers.tokenizer import ClsToken, FeatureTokenizer
 from restoolkit.layers.transformer import TransformerBlock
 
 __all__ = [
     "BasicBlock",
     "BottleneckBlock",
+    "ClsToken",
+    "FeatureTokenizer",
     "FrozenBatchNormalization",
     "LayerScale",
     "PreActBlock",

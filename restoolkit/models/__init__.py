@@ -1,5 +1,6 @@
 """Model registry, ResNet family, backbones and complexity counts."""
 
+from restoolkit.models import ft_transformer as _ft_transformer  # noqa: F401  (registers the FT-Transformer)
 from restoolkit.models import language as _language  # noqa: F401  (registers the character transformer)
 from restoolkit.models import mlp as _mlp  # noqa: F401  (registers the tabular networks)
 from restoolkit.models import resnet as _resnet  # noqa: F401  (registers the ResNet family)

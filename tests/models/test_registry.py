@@ -203,6 +203,34 @@ def test_tabular_resnet_follows_the_paper_layout():
     assert count_params(mlp)["trainable"] == (10 * 16 + 16) + (16 * 16 + 16) + (16 * 3 + 3)
 
 
+def test_ft_transformer_follows_rtdl_and_ignores_feature_order():
+    """Against the paper's definition, written out in NumPy: token j is x_j·W_j + b_j, [CLS] last; the
+    parameter count of its layout; and a transformer over feature tokens has no notion of position, so
+    permuting the features together with their tokenizer rows leaves the prediction unchanged."""
+    from restoolkit.layers import FeatureTokenizer
+
+    d, f, heads, depth = 8, 5, 2, 2
+    model = create("ft_transformer", input_shape=(f,), d_token=d, depth=depth, num_heads=heads, ff_factor=2.0)
+    tokenizer = model.get_layer("tokenizer")
+    assert isinstance(tokenizer, FeatureTokenizer)
+    x = np.random.default_rng(0).normal(size=(3, f)).astype("float32")
+    w, b, cls = (np.asarray(v) for v in (tokenizer.weight, tokenizer.bias, tokenizer.cls))
+    expected = np.concatenate([x[:, :, None] * w[None] + b[None], np.broadcast_to(cls, (3, 1, d))], axis=1)
+    np.testing.assert_allclose(np.asarray(tokenizer(x)), expected, rtol=1e-6)
+    h = 2 * d  # feed-forward width
+    block = 2 * (2 * d) + 4 * (d * d + d) + (d * h + h) + (h * d + d)  # 2 layer norms, q k v o, two linears
+    assert count_params(model)["trainable"] == (2 * f * d + d) + depth * block + 2 * d + (d + 1)
+    perm = np.random.default_rng(1).permutation(f)
+    twin = create("ft_transformer", input_shape=(f,), d_token=d, depth=depth, num_heads=heads, ff_factor=2.0)
+    twin.set_weights(model.get_weights())
+    twin.get_layer("tokenizer").weight.assign(w[perm])
+    twin.get_layer("tokenizer").bias.assign(b[perm])
+    np.testing.assert_allclose(np.asarray(twin(x[:, perm])), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(np.asarray(model(x[:, perm])), np.asarray(model(x)), atol=1e-4)  # weights do move
+    plain = create("plain_ft_transformer", input_shape=(f,), d_token=d, depth=1, num_heads=heads)
+    assert not any(layer.residual for layer in plain.layers if layer.name.startswith("block"))
+
+
 def test_char_transformer_is_causal_and_has_a_plain_twin():
     model = create("char_transformer", input_shape=(12,), num_classes=7, width=16, depth=2, num_heads=2)
     x = np.random.default_rng(0).integers(0, 7, (1, 12)).astype("int32")

@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domains.fraud.data import (
     SIMULATED_SCHEMA,
@@ -114,20 +116,144 @@ def _creditcard_like(n=3000, seed=0):
 
 
 def test_compare_and_time_split_run_on_the_creditcard_schema():
+    """The public table's layout (numeric ``Time`` in seconds, no card column) through the API's defaults:
+    time_split by days, compare by 60/20/20 in time order; the logistic-regression row equals
+    scikit-learn's own pipeline fitted on the same rows."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import average_precision_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     from domains.fraud import CREDITCARD_SCHEMA, compare, time_split
 
-    df = _creditcard_like()
-    train, test = time_split(df, train_days=1, delay_days=0, test_days=1, time="Time", card=None, target="Class")
-    assert train["Time"].max() < 86_400 <= test["Time"].min() and len(train) + len(test) == len(df)
-    table = compare(df, schema=CREDITCARD_SCHEMA, fractions=(0.8, 0.2), epochs=1,
-                    models=("resmlp", "logistic_regression"))
+    df = _creditcard_like().sample(frac=1.0, random_state=0)  # rows out of time order: the split orders them
+    train, test = time_split(df, CREDITCARD_SCHEMA, train_days=1, delay_days=0, test_days=1)
+    day_one = df["Time"].min() + 86_400  # numeric time: the split starts at the first transaction
+    assert train["Time"].max() < day_one <= test["Time"].min() and len(train) + len(test) == len(df)
+    table = compare(df, CREDITCARD_SCHEMA, epochs=1, models=("resmlp", "logistic_regression"))
     assert list(table.index) == ["resmlp (ours)", "logistic regression"]
     import tempfile
 
-    assert not [p for p in Path(tempfile.gettempdir()).iterdir() if not p.name.startswith("__autograph")], "compare left its run directory behind"
-    test = df.iloc[int(round(0.8 * len(df))):]  # the last 20% of rows in time order
-    assert table.loc["logistic regression", "prevalence"] == test["Class"].mean()
-    assert table.loc["logistic regression", "auprc"] > 3 * test["Class"].mean()
+    assert not [p for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith("restoolkit-fraud-compare")], \
+        "compare left its run directory behind"
+    ordered = df.sort_values("Time")
+    n = len(df)
+    first, last = ordered.iloc[: round(0.6 * n)], ordered.iloc[round(0.8 * n):]
+    assert table.loc["logistic regression", "prevalence"] == last["Class"].mean()
+    features = CREDITCARD_SCHEMA.numeric
+    oracle = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(first[features], first["Class"])
+    expected = average_precision_score(last["Class"], oracle.predict_proba(last[features])[:, 1])
+    assert table.loc["logistic regression", "auprc"] == pytest.approx(expected, abs=1e-4)
+    assert expected > 3 * last["Class"].mean()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seconds=st.lists(st.integers(0, 40 * 86_400), min_size=30, max_size=200),
+       train_days=st.floats(0.5, 15), delay_days=st.floats(0, 5), test_days=st.floats(0.5, 15),
+       unit=st.sampled_from(["s", "h", "D", "ms"]))
+def test_time_split_on_numbers_and_on_datetimes_selects_the_same_rows(seconds, train_days, delay_days, test_days,
+                                                                      unit):
+    """The same instants as datetimes, as ISO strings (a CSV) and as numbers in any unit give the rows a
+    direct comparison of seconds selects (the reference), with the card filter applied only with a card."""
+    from domains.fraud import Schema, time_split
+    from restoolkit.errors import ConfigError
+
+    rng = np.random.default_rng(len(seconds))
+    secs = np.asarray(seconds, "int64")
+    per_unit = {"s": 1, "h": 3600, "D": 86_400, "ms": 0.001}[unit]
+    df = pd.DataFrame({"when": pd.Timestamp("2026-03-01") + pd.to_timedelta(secs, unit="s"),
+                       "t": secs / per_unit, "card": rng.integers(0, 5, len(secs)),
+                       "y": (rng.random(len(secs)) < 0.3).astype(int), "x": rng.normal(size=len(secs))})
+    df["when_text"] = df["when"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    start = secs.min()
+    lo, mid = start, start + train_days * 86_400
+    t0, t1 = mid + delay_days * 86_400, mid + (delay_days + test_days) * 86_400
+    want_train = (secs >= lo) & (secs < mid)
+    want_test = (secs >= t0) & (secs < t1)
+    known = set(df.loc[want_train & (df["y"] == 1).to_numpy(), "card"])
+    want_test_cards = want_test & ~df["card"].isin(known).to_numpy()
+    base = {"numeric": ["x"], "target": "y"}
+    start_at = pd.Timestamp("2026-03-01") + pd.Timedelta(seconds=int(start))
+    cases = [(Schema(**base, time="t", time_unit=unit), None, want_test),
+             (Schema(**base, time="when"), start_at, want_test),
+             (Schema(**base, time="when_text"), start_at, want_test),
+             (Schema(**base, time="t", time_unit=unit, card="card"), None, want_test_cards)]
+    for schema, start_value, expected_test in cases:
+        if not want_train.any() or not expected_test.any():
+            with pytest.raises(ConfigError, match="empty split"):
+                time_split(df, schema, train_days=train_days, delay_days=delay_days, test_days=test_days,
+                           start=start_value)
+            continue
+        train, test = time_split(df, schema, train_days=train_days, delay_days=delay_days, test_days=test_days,
+                                 start=start_value)
+        assert sorted(train.index) == list(np.flatnonzero(want_train)), schema
+        assert sorted(test.index) == list(np.flatnonzero(expected_test)), schema
+
+
+def test_split_by_fractions_orders_by_any_time_column():
+    from domains.fraud import Schema, split
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"t": rng.permutation(1000).astype(float), "x": rng.normal(size=1000), "y": 0})
+    parts = split(df, schema=Schema(numeric=["x"], target="y", time="t"), fractions=(0.6, 0.2, 0.2))
+    assert [len(p) for p in parts] == [600, 200, 200]
+    assert parts[0]["t"].max() < parts[1]["t"].min() and parts[1]["t"].max() < parts[2]["t"].min()
+    text = df.assign(t=(pd.Timestamp("2026-01-01") + pd.to_timedelta(df["t"], unit="h")).dt.strftime("%Y-%m-%d %H:%M"))
+    again = split(text, schema=Schema(numeric=["x"], target="y", time="t"), fractions=(0.6, 0.2, 0.2))
+    assert [list(p.index) for p in again] == [list(p.index) for p in parts]
+
+
+def test_time_errors_name_the_column_and_row():
+    from domains.fraud import Schema, time_split
+
+    df = pd.DataFrame({"t": ["2026-01-01 10:00", "2026-01-02 11:00", "yesterday"], "x": [1.0, 2.0, 3.0],
+                       "y": [0, 1, 0]})
+    schema = Schema(numeric=["x"], target="y", time="t")
+    with pytest.raises(SchemaError, match=r"time column 't' row 2 holds 'yesterday', not an ISO-8601 date-time"):
+        schema.validate(df)
+    with pytest.raises(SchemaError, match=r"time column 't' row 2 holds 'yesterday'"):
+        time_split(df, schema, train_days=1, delay_days=0, test_days=1)
+    with pytest.raises(SchemaError, match=r"time column 't' has no time at row 1"):
+        schema.validate(df.assign(t=pd.to_datetime(["2026-01-01", None, "2026-01-03"])))
+    with pytest.raises(SchemaError, match=r"the schema's time column 'tx_datetime' is not in the table"):
+        time_split(df, train_days=1, delay_days=0, test_days=1)  # the simulator's schema by default
+    with pytest.raises(SchemaError, match=r"target column 'y' must hold only 0 and 1; row 1 holds 'yes'"):
+        schema.validate(df.iloc[:2].assign(y=[0, "yes"]))
+    with pytest.raises(SchemaError, match=r"time_unit must be one of"):
+        Schema(numeric=["x"], time="t", time_unit="seconds")
+
+
+def test_inferred_schema_prints_edits_and_round_trips(tmp_path):
+    """A CSV of the simulator's table: its ISO date strings become the time column, ids stay out of the
+    features; the schema prints, goes to JSON and back, and refuses unknown keys."""
+    import json
+
+    from domains.fraud import Schema, infer_schema, read_table
+
+    raw = simulate_transactions(60, 120, 20, seed=0)
+    raw.to_csv(tmp_path / "t.csv", index=False)
+    table = read_table(tmp_path / "t.csv")
+    assert table["tx_datetime"].dtype == object  # a CSV stores datetimes as text
+    schema = infer_schema(table, "tx_fraud", card="customer_id", ids=["transaction_id", "terminal_id"])
+    assert schema.time == "tx_datetime" and schema.card == "customer_id"
+    assert schema.categorical == ["merchant_category"]
+    assert "tx_datetime" not in schema.features and "customer_id" not in schema.features
+    assert set(schema.ids) == {"transaction_id", "terminal_id", "customer_id"}
+    text = str(schema)
+    assert "time order: 'tx_datetime'" in text and "card: 'customer_id'" in text and "tx_amount" in text
+    schema.numeric.remove("tx_fraud_scenario")  # an edit: the scenario leaks the label
+    again = Schema.from_dict(json.loads(json.dumps(schema.to_dict())))
+    assert again == schema
+    with pytest.raises(SchemaError, match=r"unknown key\(s\) \['numerics'\]"):
+        Schema.from_dict({"numerics": ["a"]})
+    with pytest.raises(SchemaError, match=r"target column 'label' is not in the table"):
+        infer_schema(table, "label")
+    validated = again.validate(table)
+    assert pd.api.types.is_datetime64_any_dtype(validated["tx_datetime"])
+    assert (validated["tx_datetime"] == raw["tx_datetime"]).all()
+    with pytest.raises(SchemaError, match=r"cannot read the table"):
+        (tmp_path / "broken.parquet").write_bytes(b"PAR1 not parquet")
+        read_table(tmp_path / "broken.parquet")
 
 
 def test_schema_refuses_datetimes_as_numbers_and_float32_overflow():
