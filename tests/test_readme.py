@@ -35,7 +35,7 @@ SMALLER = {
                                     ('"input_size": (384, 1248)', '"input_size": (64, 192)'), ("epochs=12", "epochs=1")],
     "from domains.fraud import": [("simulate_transactions(1000, 2000, 90)", "simulate_transactions(120, 240, 60)"),
                                   ("train_days=49, delay_days=7, test_days=28", "train_days=35, delay_days=7, test_days=14"),
-                                  ("epochs=8", "epochs=1"), ("compare(df)", "compare(df, train_days=35, test_days=14, epochs=1)"),
+                                  ("epochs=8", "epochs=1"), ("compare(df, seeds=range(3))", "compare(df, train_days=35, test_days=14, epochs=1, models=(\"resmlp\", \"logistic_regression\"))"),
                                   ('{"tx_amount": 42.0, ..., "merchant_category": "fuel"}',
                                    '{**{c: 1.0 for c in SIMULATED_SCHEMA.numeric}, "tx_amount": 42.0, '
                                    '"merchant_category": "fuel"}')],

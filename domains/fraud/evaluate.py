@@ -156,7 +156,8 @@ def compare(df: pd.DataFrame, schema=None, *, fractions=(0.6, 0.2, 0.2), train_d
     LightGBM (``baselines`` extra; early stopping, depth / leaves chosen on validation AUPRC).
 
     Stochastic models are trained once per seed in ``seeds``; each metric is their mean, with
-    ``auprc_sd`` (sample standard deviation over seeds) and ``seeds``.
+    ``auprc_sd`` (sample standard deviation over seeds), ``auprc_spread`` (largest minus smallest) and
+    ``seeds``.
 
     ``run_dir`` is where our model trains (one sub-folder per seed); by default a new temporary folder,
     so no call ever reports a model trained by an earlier one.
@@ -230,6 +231,7 @@ def compare(df: pd.DataFrame, schema=None, *, fractions=(0.6, 0.2, 0.2), train_d
             for key in runs[0]:
                 row[key] = float(np.mean([r[key] for r in runs]))
             row["auprc_sd"] = seed_summary([r["auprc"] for r in runs])[1]
+            row["auprc_spread"] = max(r["auprc"] for r in runs) - min(r["auprc"] for r in runs)
             row["seeds"] = len(runs)
             rows.append(row)
     finally:

@@ -30,6 +30,8 @@ from restoolkit.errors import ScoringError  # noqa: E402  (re-exported)
 
 # --- model → NumPy plan ------------------------------------------------------------------------------
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 def _activation_name(layer) -> str:
     import keras
 
@@ -265,6 +267,9 @@ class Scorer:
             value = math.nan if value is None else float(value)
             if math.isinf(value) or (math.isnan(value) and c not in self.nullable):
                 raise ScoringError(f"column {c!r} must be a finite number, got {value!r}")
+            if abs(value) > FLOAT32_MAX:
+                raise ScoringError(f"column {c!r} holds {value!r}, beyond float32's range (the model computes in "
+                                   "float32: it would become inf)")
             numeric[0, j] = value
         cats = {}
         for c in self.categorical:
@@ -281,12 +286,19 @@ class Scorer:
             if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])):
                 raise ScoringError(f"column {c!r} must be numeric, got dtype {df[c].dtype}")
         numeric = df[self.numeric].to_numpy("float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            too_big = np.abs(numeric) > FLOAT32_MAX  # finite in float64, inf in the float32 network
         bad_inf = np.isinf(numeric).any(axis=0)
+        bad_big = too_big.any(axis=0)
         bad_nan = np.isnan(numeric).any(axis=0) & ~self._nullable_mask
-        for j in np.flatnonzero(bad_inf | bad_nan):
+        for j in np.flatnonzero(bad_inf | bad_big | bad_nan):
             c, values = self.numeric[j], numeric[:, j]
             if bad_inf[j]:
                 raise ScoringError(f"column {c!r} holds an infinite value (row {int(np.flatnonzero(np.isinf(values))[0])})")
+            if bad_big[j]:
+                row = int(np.flatnonzero(too_big[:, j])[0])
+                raise ScoringError(f"column {c!r} row {row} holds {float(values[row])!r}, beyond float32's range (the "
+                                   "model computes in float32: it would become inf)")
             raise ScoringError(f"column {c!r} holds a missing value (row {int(np.flatnonzero(np.isnan(values))[0])}) "
                                "and is not nullable")
         cats = {}

@@ -8,12 +8,15 @@ compressed (decoded by pydicom itself, no codec needed). Positive patients carry
 the way a hospital export would, with the identifying columns a real one has.
 
 ``difficulty="hard"`` makes a study on which methods can be told apart (the default, ``"easy"``, is
-solved perfectly by any of them): a finding of varying conspicuity (per patient between a tenth and 0.8 of
+solved perfectly by any of them): a finding of varying conspicuity (per patient between 0.25 and 0.85 of
 the easy contrast, anywhere in the lung field; in CT a ground-glass sphere that crosses only some slices
 of a 12-slice series), 1.5 times the noise, a smooth bias field (radiographs: a multiplicative gain; CT:
 cupping), each manufacturer with its own detector response and window, MONOCHROME1 radiographs, 20%
-positive patients, and 10% of them with a finding the images do not show (labels that came from
-elsewhere, as real labels often do). Calibrated with ``benchmarks/medical.py`` (see its results).
+positive patients, and a quarter of them with a finding the images do not show (labels that came from
+elsewhere, as real labels often do). Calibrated with ``benchmarks/medical.py`` (see its results): a
+ResNet-18 from scratch in the demo's 8 epochs reached AUROC 0.776–0.921 over three training seeds and two
+splits (mean 0.866). Fainter findings made learning all-or-nothing from seed to seed (0.60 one run,
+0.93 the next); the share of hidden findings caps the attainable AUROC instead, which holds steady.
 
 Everything is deterministic for a given seed.
 """
@@ -72,8 +75,8 @@ def _chest(size: int, rng) -> tuple[np.ndarray, np.ndarray]:
 DIFFICULTIES = {
     "easy": {"finding_contrast": (1.0, 1.0), "finding_radius": (0.06, 0.10), "noise": 1.0, "bias_field": 0.0,
              "vendor_styles": False, "positive_fraction": 0.5, "ct_slices": 3, "hidden_fraction": 0.0},
-    "hard": {"finding_contrast": (0.1, 0.8), "finding_radius": (0.06, 0.10), "noise": 1.5, "bias_field": 0.1,
-             "vendor_styles": True, "positive_fraction": 0.2, "ct_slices": 12, "hidden_fraction": 0.1},
+    "hard": {"finding_contrast": (0.25, 0.85), "finding_radius": (0.06, 0.10), "noise": 1.5, "bias_field": 0.1,
+             "vendor_styles": True, "positive_fraction": 0.2, "ct_slices": 12, "hidden_fraction": 0.25},
 }
 # A hard CT study's finding at full contrast: lung (-850 HU) raised to -450 HU, a ground-glass opacity
 # (subtle on a lung window, where the easy study's solid nodule at +30 HU is not).
@@ -217,7 +220,7 @@ def make_study_folder(
         path: output folder (created).
         n_patients: number of patients, one study each.
         size: image rows and columns.
-        positive_fraction: share of patients with the finding (easy 0.5, hard 0.15).
+        positive_fraction: share of patients with the finding (easy 0.5, hard 0.2).
         ct_fraction: share of patients imaged by CT (the others get CR or DX radiographs).
         ct_slices: slices per CT series, spaced 2.5 mm along z (easy 3, hard 12).
         monochrome1_fraction: share of radiographs stored as MONOCHROME1.
@@ -226,7 +229,7 @@ def make_study_folder(
         difficulty: ``"easy"`` or ``"hard"``: defaults for the options below (:data:`DIFFICULTIES`).
         finding_contrast: the finding's density as a share of soft tissue's over lung (hard CT: of
             :data:`GROUND_GLASS_RISE`), drawn per patient
-            from this range (a number: always that): easy 1.0, hard 0.1–0.8, so that some positive
+            from this range (a number: always that): easy 1.0, hard 0.25–0.85, so that some positive
             patients are easy to see and others barely visible, as in a real reading list.
         finding_radius: the finding's radius range as a share of the image size (easy 0.06–0.10); in a
             hard CT study the radius of a sphere, so slices away from its centre show less or nothing.
@@ -235,7 +238,7 @@ def make_study_folder(
         vendor_styles: each manufacturer with its own detector response and window (:data:`VENDOR_STYLES`).
         hidden_fraction: share of positive patients whose finding the images do not show (the label came
             from elsewhere, e.g. a CT or a biopsy, as often in real labels): no method can find them, so
-            they cap the attainable AUROC (easy 0, hard 0.1).
+            they cap the attainable AUROC near ``1 − hidden_fraction / 2`` (easy 0, hard 0.25).
 
     Returns:
         The labels table written to ``labels.csv``: ``patient_id``, ``patient_name`` (identifying, as

@@ -145,4 +145,12 @@ def test_scorer_refuses_bad_input_naming_the_column(trained, tmp_path, split):
         scorer.score(frame.assign(tx_amount=["a"] * 5))
     with pytest.raises(ScoringError, match=r"column 'tx_amount' holds a missing value \(row 2\)"):
         scorer.score(frame.assign(tx_amount=[1.0, 2.0, np.nan, 4.0, 5.0]))
+    # Finite in float64, infinite in the float32 network: refused, not scored as 0 / 1 / NaN.
+    for value in (1e39, -1e300):
+        with pytest.raises(ScoringError, match=r"column 'tx_amount' holds .*beyond float32's range"):
+            scorer.score({**row, "tx_amount": value})
+        with pytest.raises(ScoringError, match=r"column 'tx_amount' row 3 holds .*beyond float32's range"):
+            scorer.score(frame.assign(tx_amount=[1.0, 2.0, 3.0, value, 5.0]))
+    largest = float(np.finfo("float32").max)
+    assert np.isfinite(scorer.score(frame.assign(tx_amount=[1.0, 2.0, 3.0, largest, 5.0]))).all()
     assert isinstance(scorer.score({**row, "merchant_category": "unheard-of"}), float)
