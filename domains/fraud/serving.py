@@ -239,6 +239,46 @@ class Scorer:
         self._vocab = {c: {v: i + 1 for i, v in enumerate(enc["vocabularies"][c])} for c in self.categorical}
         self._plan = _fuse(config["plan"], self.arrays)
         self._nullable_mask = np.array([c in self.nullable for c in self.numeric])
+        self._stem = self._fold_encoder()
+
+    def _fold_encoder(self):
+        """Folds standard scaling and the categorical embeddings into the network's first dense layer:
+        ``((x − μ)/σ) W = x (W/σ) − (μ/σ) W`` and ``embedding[i] W_c = (embedding W_c)[i]``, so a batch is one
+        matmul of the raw columns plus one row lookup per categorical column — no scaled copy, no
+        concatenation. ``None`` when it does not apply (quantile scaling, PLR embeddings, or a network that
+        does not start with a dense layer)."""
+        enc = self.config["encoder"]
+        if enc["scaling"] != "standard" or enc["plr_frequencies"] or not self._plan or self._plan[0]["op"] != "dense":
+            return None
+        first = self._plan[0]
+        w = self.arrays[first["w"]].astype("float64")
+        b = self.arrays[first["b"]].astype("float64") if first["b"] is not None else np.zeros(w.shape[1])
+        n, m = len(self.numeric), len(self._missing)
+        w_num = w[:n] / self._std[:, None]
+        stem = {"w": w_num.astype("float32"), "b": (b - (self._mean / self._std) @ w[:n]).astype("float32"),
+                "missing": w[n:n + m].astype("float32"), "act": first["act"], "lookups": {}}
+        row = n + m
+        for c in self.categorical:
+            table = self.arrays[f"embedding_{c}"].astype("float64")
+            stem["lookups"][c] = (table @ w[row:row + table.shape[1]]).astype("float32")
+            row += table.shape[1]
+        if row != w.shape[0]:
+            return None  # an encoder layout this fold does not know: the general path
+        return stem
+
+    def _forward(self, numeric, cats):
+        stem = self._stem
+        if stem is None:
+            return _run(self._plan, self._encode(numeric, cats), self.arrays)
+        nan = np.isnan(numeric)
+        x = np.where(nan, self._median, numeric) if nan.any() else numeric
+        h = x.astype("float32") @ stem["w"]
+        h += stem["b"]
+        if self._missing:
+            h += nan[:, self._missing].astype("float32") @ stem["missing"]
+        for c in self.categorical:
+            h += stem["lookups"][c][cats[c]]
+        return _run(self._plan[1:], _activate(h, stem["act"]), self.arrays)
 
     @classmethod
     def load(cls, path, *, engine: str = "numpy") -> Scorer:
@@ -346,5 +386,5 @@ class Scorer:
                 feed[c] = tf.constant([str(v) for v in raw])
             out = self.saved_model(**feed)["fraud_probability"].numpy().astype("float64")
         else:
-            out = _run(self._plan, self._encode(numeric, cats), self.arrays)[:, 0].astype("float64")
+            out = self._forward(numeric, cats)[:, 0].astype("float64")
         return float(out[0]) if single else out

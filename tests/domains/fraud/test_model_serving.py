@@ -124,6 +124,33 @@ def test_scorer_engines_equal_the_keras_model(trained, split, tmp_path):
     assert fast.score(row) == pytest.approx(expected[0], abs=2e-5)
 
 
+@pytest.mark.parametrize("encoder_options", [{"scaling": "standard"}, {"scaling": "quantile"},
+                                             {"scaling": "standard", "plr_frequencies": 4}])
+def test_both_scorer_paths_equal_the_keras_model(split, tmp_path, encoder_options):
+    """Standard scaling is folded into the first dense layer (raw columns, missing-value indicators and
+    embedding lookups each projected once); quantile scaling and PLR take the general path. Both equal
+    Keras on rows with missing values, unseen categories and the largest amounts."""
+    from dataclasses import replace
+
+    train, test = split
+    schema = replace(SIMULATED_SCHEMA, nullable=["tx_amount", "customer_avg_amount_7d"])
+    holes = train.copy()
+    holes.loc[holes.index[::50], ["tx_amount", "customer_avg_amount_7d"]] = np.nan
+    model = FraudClassifier.from_table(holes, schema, encoder_options=encoder_options)
+    frame = test.head(400).copy()
+    frame.loc[frame.index[::7], "tx_amount"] = np.nan
+    frame.loc[frame.index[1::9], "customer_avg_amount_7d"] = np.nan
+    frame.loc[frame.index[:3], "merchant_category"] = "brand-new-category"
+    frame.loc[frame.index[3], "tx_amount"] = 5e4
+    expected = predict_scores(model, schema.validate(frame), schema)
+    scorer = Scorer.load(export_scorer(model, tmp_path / "s", schema))
+    assert (scorer._stem is not None) == (encoder_options == {"scaling": "standard"})
+    np.testing.assert_allclose(scorer.score(frame), expected, atol=2e-5)
+    for i in (0, 7, 10):
+        row = frame.iloc[i][schema.features].to_dict()
+        assert scorer.score(row) == pytest.approx(expected[i], abs=2e-5)
+
+
 def test_scorer_refuses_bad_input_naming_the_column(trained, tmp_path, split):
     model, _ = trained
     _, test = split
