@@ -12,6 +12,7 @@ training seeds (the data and split stay fixed).
 
     python benchmarks/medical.py [--patients 800] [--size 64] [--epochs 8] [--seeds 1]
                                  [--rows scratch,preset,plain,3d] [--ct-patients 300]
+                                 [--fractions 0.7 0.15 0.15] [--finding-contrast LO HI] [--hidden-fraction H]
 """
 
 from __future__ import annotations
@@ -72,11 +73,16 @@ def main(argv=None):
     parser.add_argument("--finding-contrast", type=float, nargs="+", default=None,
                         help="override the hard study's range, e.g. 0.1 0.8 (calibration)")
     parser.add_argument("--noise", type=float, default=None, help="override the hard study's (calibration)")
+    parser.add_argument("--hidden-fraction", type=float, default=None,
+                        help="override the hard study's share of hidden findings (calibration)")
+    parser.add_argument("--fractions", type=float, nargs=3, default=(0.7, 0.15, 0.15),
+                        help="train / validation / test shares of patients (the demo's job: 0.6 0.2 0.2)")
     args = parser.parse_args(argv)
     contrast = None  # the hard study's own range unless given: one number (fixed) or a range
     if args.finding_contrast:
         contrast = (args.finding_contrast * 2)[:2]
-    hard = {"difficulty": "hard", "finding_contrast": contrast, "noise": args.noise}
+    hard = {"difficulty": "hard", "finding_contrast": contrast, "noise": args.noise,
+            "hidden_fraction": args.hidden_fraction}
     rows = set(args.rows.split(","))
     size = (args.size, args.size)
     scratch_dir = tempfile.TemporaryDirectory()  # removed when main returns
@@ -88,7 +94,8 @@ def main(argv=None):
 
     if rows & {"scratch", "preset", "plain"}:
         make_study_folder(work / "xr", args.patients, size=args.size, ct_fraction=0.0, seed=args.data_seed, **hard)
-        index = split(load_study(work / "xr", work / "xr" / "labels.csv", progress=False), seed=args.data_seed)
+        index = split(load_study(work / "xr", work / "xr" / "labels.csv", progress=False), seed=args.data_seed,
+                      fractions=tuple(args.fractions))
         parts = _parts(index)
         test = parts["test"]
         print(f"2-D: {len(index)} radiographs of {index['patient'].nunique()} patients; test {test['patient'].nunique()} "
@@ -117,7 +124,8 @@ def main(argv=None):
         make_study_folder(work / "ct", args.ct_patients, size=args.size, ct_fraction=1.0, seed=args.data_seed + 1,
                           **hard)
         labels = work / "ct" / "labels.csv"
-        series = split(load_study(work / "ct", labels, level="series", progress=False), seed=args.data_seed)
+        series = split(load_study(work / "ct", labels, level="series", progress=False), seed=args.data_seed,
+                       fractions=tuple(args.fractions))
         slices = load_study(work / "ct", labels, progress=False)
         slices = slices.merge(series[["series", "split"]], on="series")  # the same patients in each part
         depth = int(series["paths"].map(len).max())

@@ -46,6 +46,12 @@ def train(task, train: pd.DataFrame, validation: pd.DataFrame | None = None, *, 
         keep_negatives: undersample negatives to this share; the task must have been built with the same
             ``prior_beta`` so its inference probabilities are corrected back to the true prior.
         **fit_options: :func:`restoolkit.training.fit` options over the task's defaults.
+
+    With a ``validation`` table the weights returned are those of the epoch with the best validation
+    AUPRC (``monitor="val_auc"``, ``restore_best=True``; pass either to change it): measured over 5 seeds
+    on the simulated bank (``benchmarks/fraud_compare.py``), the last epoch's weights gave AUPRC 0.642 ±
+    0.037 (spread 0.087), the best epoch's 0.675 ± 0.009 (spread 0.021); a moving average of the weights
+    (``ema_momentum=0.99``) changed nothing (0.639 ± 0.045).
     """
     import keras
 
@@ -67,6 +73,9 @@ def train(task, train: pd.DataFrame, validation: pd.DataFrame | None = None, *, 
         raise ConfigError(f"loss must be 'bce' or 'focal', got {loss!r}")
     if loss == "focal":
         fit_options.setdefault("loss", keras.losses.BinaryFocalCrossentropy(gamma=focal_gamma))
+    if validation is not None:
+        fit_options.setdefault("monitor", "val_auc")  # the task's AUPRC metric on the validation table
+        fit_options.setdefault("restore_best", True)
     fingerprint = {"train": table_fingerprint(train),
                    "validation": table_fingerprint(validation) if validation is not None else None}
     return train_task(task, make_dataset(train, schema, batch_size=batch_size, shuffle=True, seed=seed),

@@ -297,6 +297,7 @@ def fit(
     class_weight: dict | None = None,
     early_stopping_patience: int | None = None,
     monitor: str | None = None,
+    restore_best: bool = False,
     callbacks=(),
     verbose="auto",
     overwrite: bool = False,
@@ -335,6 +336,8 @@ def fit(
         early_stopping_patience: stop after this many epochs without improvement of ``monitor``.
         monitor: metric for the best checkpoint and early stopping; ``val_loss`` with validation data,
             else ``loss``.
+        restore_best: end with the weights of the epoch that was best on ``monitor`` (checkpoint
+            selection on validation data), not the last epoch's.
         callbacks: extra Keras callbacks.
         verbose: Keras' progress output.
         overwrite: replace whatever run ``run_dir`` holds instead of refusing a different one.
@@ -386,6 +389,7 @@ def fit(
                 "jit_compile": jit_compile, "seed": seed, "deterministic": deterministic,
                 "class_weight": {str(k): v for k, v in (class_weight or {}).items()},
                 "early_stopping_patience": early_stopping_patience, "monitor": monitor,
+                **({"restore_best": True} if restore_best else {}),
             }
             fit_args = json.loads(json.dumps(fit_args, default=str))
             if isinstance(data_fingerprint, dict):
@@ -468,6 +472,11 @@ def fit(
         cbs.extend(callbacks)
         net.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps, callbacks=cbs,
                 verbose=verbose, shuffle=False)
+        best = write_dir / "checkpoints" / "best.keras"
+        if restore_best and best.exists():
+            # The checkpoint AtomicCheckpoint kept for the best epoch on `monitor`: it survives a resume,
+            # where an in-memory copy of the best weights would only know the epochs after it.
+            net.load_weights(best)
         if chief:
             # The weights fit returns (early stopping may have restored the best), then the mark that the
             # run is complete: a crash between the two leaves a run that resumes, never a half-written one.

@@ -139,6 +139,30 @@ def test_early_stopping_when_asked(tmp_path, data):
     assert result.history["epoch"] == [1.0, 2.0]
 
 
+def test_restore_best_returns_the_best_validation_epoch(tmp_path):
+    """Validation labels opposite to the training labels: the better the model learns, the worse it
+    validates. With restore_best the returned weights are the best epoch's (their validation loss,
+    recomputed with scikit-learn on the returned model's predictions, is the history's minimum), not the
+    last epoch's."""
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+
+    def make():
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+
+    result = fit(make, (x, y), (x, 1 - y), epochs=5, run_dir=tmp_path, batch_size=32, learning_rate=0.05,
+                 weight_decay=0.0, schedule="constant", restore_best=True, verbose=0)
+    losses = result.history["val_loss"]
+    assert np.argmin(losses) < len(losses) - 1 and losses[-1] > min(losses) + 0.05  # the last epoch is worse
+    p = result.model.predict(x, verbose=0)
+    assert log_loss(1 - y, p) == pytest.approx(min(losses), rel=1e-4)
+    assert json.loads((tmp_path / "config.json").read_text())["fit"]["restore_best"] is True
+
+
 class _CountBatches(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
