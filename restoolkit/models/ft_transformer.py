@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import keras
 
-from restoolkit.layers import factories
 from restoolkit.layers.tokenizer import ClsToken, FeatureTokenizer
 from restoolkit.layers.transformer import TransformerBlock
+from restoolkit.models.mlp import head_norm_act, prediction_head
 from restoolkit.models.registry import register
 
 
@@ -61,14 +61,9 @@ def build_ft_transformer(
                              residual_dropout=residual_dropout, norm_position="pre", norm_layer=norm_layer,
                              act_layer=act_layer, residual=residual, name=f"block{i + 1}", dtype=dtype)(x)
     x = ClsToken(name="cls_token", dtype=dtype)(x)
-    norm = factories.make_norm(factories.normalize_spec(norm_layer), name="head_norm", dtype=dtype)
-    x = norm(x) if norm is not None else x
-    act = factories.make_act(factories.normalize_spec(act_layer), name="head_act", dtype=dtype)
-    x = act(x) if act is not None else x
+    x = head_norm_act(x, norm_layer, act_layer, dtype=dtype)
     if include_top:
-        if classifier_activation == "auto":
-            classifier_activation = "sigmoid" if num_classes == 1 else "softmax"
-        x = keras.layers.Dense(num_classes, activation=classifier_activation, name="predictions", dtype="float32")(x)
+        x = prediction_head(x, num_classes, classifier_activation)
     return keras.Model(inputs, x, name=name)
 
 

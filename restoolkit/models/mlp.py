@@ -56,10 +56,7 @@ def build_mlp(
             x = ResidualDense(int(hidden_factor * width), norm_layer=norm_layer, act_layer=act_layer,
                               hidden_dropout=hidden_dropout, residual_dropout=residual_dropout, residual=residual,
                               name=f"block{i + 1}", dtype=dtype)(x)
-        norm = factories.make_norm(factories.normalize_spec(norm_layer), name="head_norm", dtype=dtype)
-        x = norm(x) if norm is not None else x
-        act = factories.make_act(factories.normalize_spec(act_layer), name="head_act", dtype=dtype)
-        x = act(x) if act is not None else x
+        x = head_norm_act(x, norm_layer, act_layer, dtype=dtype)
     else:
         x = inputs
         for i in range(depth):
@@ -68,10 +65,23 @@ def build_mlp(
             x = act(x) if act is not None else x
             x = keras.layers.Dropout(hidden_dropout, name=f"dropout{i + 1}", dtype=dtype)(x)
     if include_top:
-        if classifier_activation == "auto":
-            classifier_activation = "sigmoid" if num_classes == 1 else "softmax"
-        x = keras.layers.Dense(num_classes, activation=classifier_activation, name="predictions", dtype="float32")(x)
+        x = prediction_head(x, num_classes, classifier_activation)
     return keras.Model(inputs, x, name=name)
+
+
+def head_norm_act(x, norm_layer, act_layer, *, dtype=None):
+    """The norm and activation before a tabular network's head (the paper's ResNet and FT-Transformer)."""
+    norm = factories.make_norm(factories.normalize_spec(norm_layer), name="head_norm", dtype=dtype)
+    x = norm(x) if norm is not None else x
+    act = factories.make_act(factories.normalize_spec(act_layer), name="head_act", dtype=dtype)
+    return act(x) if act is not None else x
+
+
+def prediction_head(x, num_classes: int, classifier_activation: str | None = "auto"):
+    """The float32 ``predictions`` layer: ``"auto"`` is sigmoid for one output, softmax for more."""
+    if classifier_activation == "auto":
+        classifier_activation = "sigmoid" if num_classes == 1 else "softmax"
+    return keras.layers.Dense(num_classes, activation=classifier_activation, name="predictions", dtype="float32")(x)
 
 
 register("resmlp", build_mlp, tags=("tabular",), block="residual")
