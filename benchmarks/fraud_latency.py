@@ -68,13 +68,14 @@ def creditcard_like(columns: int, rows: int = 20_000, seed: int = 0):
     return schema, train, test
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2000)
     parser.add_argument("--columns", type=int, default=None, help="numeric columns of a credit-card-like table")
-    args = parser.parse_args()
+    parser.add_argument("--seconds", type=float, default=2.0, help="throughput measured over this long per engine")
+    args = parser.parse_args(argv)
     if args.columns:
         schema, train, test = creditcard_like(args.columns)
     else:
@@ -106,7 +107,7 @@ def main():
     ]:
         repeats = args.repeats if "predict" not in name else max(50, args.repeats // 20)
         p50, p99 = percentiles(single, repeats)
-        rate = throughput(many, len(batch))
+        rate = throughput(many, len(batch), args.seconds)
         results[name] = (p50, p99, rate)
         print(f"| {name} | {p50:.0f} | {p99:.0f} | {rate:,.0f} |", flush=True)
     base = results["model.predict (baseline)"]

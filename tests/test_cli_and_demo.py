@@ -107,6 +107,17 @@ def test_info_models_and_benchmarks(capsys):
     assert "unknown benchmark 'nope'" in capsys.readouterr().err
 
 
+def test_fraud_benchmarks_run(capsys):
+    """The fraud benchmark scripts end to end at toy sizes (one of them was once broken unnoticed)."""
+    from benchmarks import fraud_compare, fraud_latency
+
+    table = fraud_compare.main(["--seeds", "1", "--customers", "60", "--models", "resmlp,logistic_regression"])
+    assert list(table.index) == ["resmlp (ours)", "logistic regression"]
+    fraud_latency.main(["--columns", "30", "--repeats", "20", "--seconds", "0.05"])
+    out = capsys.readouterr().out
+    assert "| Scorer, NumPy engine |" in out and "# fraud scoring, 30 columns" in out
+
+
 def test_benchmark_command_works_from_an_installed_wheel(tmp_path):
     """``restoolkit benchmark`` finds the scripts in an installed package, outside any checkout."""
     from tests.conftest import REPO
