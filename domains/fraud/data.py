@@ -221,6 +221,8 @@ class Schema:
     def validate(self, df: pd.DataFrame, *, where: str = "table", require_target: bool = True) -> pd.DataFrame:
         """Checks columns and types; returns the table with numeric columns as float32.
 
+        ``require_target=False`` validates a table to score: the target, time and card columns may be absent.
+
         Booleans in a numeric column are accepted as 0 / 1 (flags such as "during weekend" are features like
         any other). A ``time`` column that is not a feature keeps its type (datetimes; numbers as float64;
         ISO-8601 strings are parsed to datetimes).
@@ -231,8 +233,8 @@ class Schema:
             float32), a missing value in a non-nullable column, a non-finite number, a target outside
             {0, 1}, a missing or unreadable time.
         """
-        needed = self.features + ([self.target] if self.target and require_target else []) + \
-            [c for c in (self.time, self.card) if c]
+        # A table to score needs only the features; one to train or evaluate on also its target, time and card.
+        needed = self.features + ([c for c in (self.target, self.time, self.card) if c] if require_target else [])
         missing = [c for c in dict.fromkeys(needed) if c not in df.columns]
         if missing:
             raise SchemaError(f"{where}: missing column(s) {missing}; columns present: {list(df.columns)}")
@@ -253,7 +255,7 @@ class Schema:
                 raise SchemaError(f"{where}: target column {self.target!r} must hold only 0 and 1; row {row} holds "
                                   f"{df[self.target].iloc[row]!r}")
             out[self.target] = labels.astype("int8")
-        if self.time and self.time not in self.numeric:
+        if self.time and self.time not in self.numeric and self.time in out.columns:
             out[self.time] = _time_values(out[self.time], self.time, where)
         return out
 

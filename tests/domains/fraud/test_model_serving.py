@@ -115,6 +115,8 @@ def test_scorer_engines_equal_the_keras_model(trained, split, tmp_path):
     frame = test.head(300).copy()
     frame.loc[frame.index[:3], "merchant_category"] = "brand-new-category"
     expected = predict_scores(model, frame, SIMULATED_SCHEMA)
+    # A table to score needs the features only (no target, time or card column).
+    np.testing.assert_allclose(model.predict(frame[SIMULATED_SCHEMA.features]), expected, atol=1e-6)
     export_scorer(model, tmp_path / "scorer", SIMULATED_SCHEMA)
     fast = Scorer.load(tmp_path / "scorer")
     np.testing.assert_allclose(fast.score(frame), expected, atol=2e-5)
