@@ -105,16 +105,29 @@ def add_behaviour_features(df: pd.DataFrame, *, label_delay_days: int = 7, windo
       most recent days cannot be used (no future information).
     """
     out = df.sort_values("tx_datetime", kind="stable").copy()
+    add_customer_features(out, windows=windows)
+    add_terminal_features(out, label_delay_days=label_delay_days, windows=windows)
+    return out.sort_index()
+
+
+# The two halves of add_behaviour_features: each needs only the rows of one customer (one terminal), so a
+# table larger than memory can be featured one hash partition at a time (domains.fraud.scale).
+
+def add_customer_features(out: pd.DataFrame, *, windows=WINDOWS) -> None:
+    """Adds the calendar flags and the customer features, in place, to a table sorted by ``tx_datetime``."""
     out["tx_during_weekend"] = (out["tx_datetime"].dt.weekday >= 5).astype("int8")
     out["tx_during_night"] = (out["tx_datetime"].dt.hour < 6).astype("int8")
-    indexed = out.set_index("tx_datetime")
-    by_customer = indexed.groupby("customer_id", sort=False)["tx_amount"]
+    by_customer = out.set_index("tx_datetime").groupby("customer_id", sort=False)["tx_amount"]
     for w in windows:
         count = by_customer.rolling(f"{w}D").count()
         mean = by_customer.rolling(f"{w}D").mean()
         out[f"customer_nb_tx_{w}d"] = _align(out, count, "customer_id")
         out[f"customer_avg_amount_{w}d"] = _align(out, mean, "customer_id")
-    by_terminal = indexed.groupby("terminal_id", sort=False)["tx_fraud"]
+
+
+def add_terminal_features(out: pd.DataFrame, *, label_delay_days: int = 7, windows=WINDOWS) -> None:
+    """Adds the terminal features, in place, to a table sorted by ``tx_datetime``."""
+    by_terminal = out.set_index("tx_datetime").groupby("terminal_id", sort=False)["tx_fraud"]
     delay_count = _align(out, by_terminal.rolling(f"{label_delay_days}D").count(), "terminal_id")
     delay_fraud = _align(out, by_terminal.rolling(f"{label_delay_days}D").sum(), "terminal_id")
     for w in windows:
@@ -123,7 +136,6 @@ def add_behaviour_features(df: pd.DataFrame, *, label_delay_days: int = 7, windo
         frauds = _align(out, by_terminal.rolling(span).sum(), "terminal_id") - delay_fraud
         out[f"terminal_nb_tx_{w}d"] = n
         out[f"terminal_risk_{w}d"] = np.where(n > 0, frauds / np.maximum(n, 1), 0.0)
-    return out.sort_index()
 
 
 def _align(frame: pd.DataFrame, rolled: pd.Series, key: str) -> np.ndarray:
