@@ -152,6 +152,10 @@ def test_fraud_benchmarks_run(capsys):
     fraud_latency.main(["--columns", "30", "--repeats", "20", "--seconds", "0.05"])
     out = capsys.readouterr().out
     assert "| Scorer, NumPy engine |" in out and "# fraud scoring, 30 columns" in out
+    from benchmarks import fraud_scale
+
+    result = fraud_scale.main(["--customers", "40", "--copies", "2", "--buckets", "3", "--batch-size", "256"])
+    assert result["rows"] > 1000 and result["peak_rss_gb"] > 0
 
 
 def test_benchmark_command_works_from_an_installed_wheel(tmp_path):
