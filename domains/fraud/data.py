@@ -101,8 +101,9 @@ def add_behaviour_features(df: pd.DataFrame, *, label_delay_days: int = 7, windo
     - ``customer_nb_tx_{w}d``, ``customer_avg_amount_{w}d``: the customer's transactions in the last
       ``w`` days up to and including this one (known at authorisation time).
     - ``terminal_nb_tx_{w}d``, ``terminal_risk_{w}d``: transactions and share of fraud at the terminal in
-      the window ``[t - delay - w, t - delay)``: fraud labels arrive ``label_delay_days`` late, so the
-      most recent days cannot be used (no future information).
+      the window ``(t - delay - w, t - delay]`` (pandas' time windows are closed on the right): fraud
+      labels arrive ``label_delay_days`` late, so the most recent days cannot be used (no future
+      information).
     """
     out = df.sort_values("tx_datetime", kind="stable").copy()
     add_customer_features(out, windows=windows)
