@@ -65,18 +65,15 @@ def main(argv=None):
           f"{platform.machine()}, {os.cpu_count()} cores", flush=True)
     print(f"simulated and written in {simulate_s:.0f} s; peak RSS so far {peak_rss_gb():.2f} GB", flush=True)
 
-    start = time.perf_counter()
-    add_behaviour_features(bank)
-    baseline_rate = per_copy / (time.perf_counter() - start)
-    del bank
+    del bank  # the baseline below simulates it again: its memory must not count in the out-of-core peak
 
     start = time.perf_counter()
     parts = add_behaviour_features_parquet(raw_dir, work / "featured", buckets=args.buckets)
     feature_s = time.perf_counter() - start
     feature_rate = rows / feature_s
     shutil.rmtree(raw_dir)
-    print(f"features: {feature_rate:,.0f} rows/s out of core ({feature_s:.0f} s) vs {baseline_rate:,.0f} rows/s in "
-          f"memory on one bank ({feature_rate / baseline_rate:.2f}x); peak RSS {peak_rss_gb():.2f} GB", flush=True)
+    print(f"features: {feature_rate:,.0f} rows/s out of core ({feature_s:.0f} s); peak RSS {peak_rss_gb():.2f} GB",
+          flush=True)
 
     first = pd.Timestamp("2026-04-01")
     end = first + pd.Timedelta(days=49)
@@ -96,7 +93,15 @@ def main(argv=None):
           f"(about {train_rows / train_s:,.0f} rows/s), loss {result.history['loss'][-1]:.4f}; "
           f"peak RSS {peak_rss_gb():.2f} GB", flush=True)
     peak = peak_rss_gb()
-    print(f"\nGoal: peak RSS < 4 GB for {rows:,} rows end to end: {peak:.2f} GB "
+    # Baseline, last (the peak RSS only grows): the in-memory features on one bank.
+    bank = simulate_transactions(args.customers, 2 * args.customers, 90, seed=0)
+    start = time.perf_counter()
+    add_behaviour_features(bank)
+    baseline_rate = per_copy / (time.perf_counter() - start)
+    print(f"baseline: add_behaviour_features in memory on one bank ({per_copy:,} rows): {baseline_rate:,.0f} rows/s; "
+          f"out of core {feature_rate / baseline_rate:.2f}x that rate on {args.copies}x the rows; "
+          f"peak RSS with it {peak_rss_gb():.2f} GB")
+    print(f"\nGoal: peak RSS < 4 GB for {rows:,} rows end to end (before the baseline): {peak:.2f} GB "
           f"({'met' if peak < 4 else 'NOT met'})")
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
