@@ -383,6 +383,14 @@ def _times(df: pd.DataFrame, schema: Schema) -> pd.Series:
                           f"of range ({e}); is schema.time_unit right?") from None
 
 
+def as_instant(value, schema: Schema) -> pd.Timestamp:
+    """A split boundary on the scale :func:`_times` puts the schema's time column on: a timestamp (or
+    date string) as it is, a number as ``schema.time_unit`` since the numeric origin."""
+    if isinstance(value, (str, pd.Timestamp, np.datetime64)) or hasattr(value, "year"):
+        return pd.Timestamp(value)
+    return pd.Timestamp(0) + pd.to_timedelta(float(value), unit=schema.time_unit)
+
+
 def time_split(df: pd.DataFrame, schema: Schema | None = None, *, train_days: float, delay_days: float,
                test_days: float, start=None):
     """Train on ``train_days``, skip ``delay_days`` (labels not yet known), test on ``test_days``.
@@ -404,10 +412,8 @@ def time_split(df: pd.DataFrame, schema: Schema | None = None, *, train_days: fl
     numeric_time = pd.api.types.is_numeric_dtype(df[schema.time])
     if start is None:
         start = times.min() if numeric_time else times.min().normalize()
-    elif numeric_time and not isinstance(start, (str, pd.Timestamp)):
-        start = pd.Timestamp(0) + pd.to_timedelta(float(start), unit=schema.time_unit)
     else:
-        start = pd.Timestamp(start)
+        start = as_instant(start, schema)
     train_end = start + pd.Timedelta(days=train_days)
     test_start = train_end + pd.Timedelta(days=delay_days)
     test_end = test_start + pd.Timedelta(days=test_days)

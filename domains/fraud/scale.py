@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from domains.fraud.data import WINDOWS, add_customer_features, add_terminal_features
+from domains.fraud.data import WINDOWS, _times, add_customer_features, add_terminal_features, as_instant
 from restoolkit.errors import ConfigError, SchemaError
 
 REQUIRED = ("tx_datetime", "customer_id", "terminal_id", "tx_amount", "tx_fraud")
@@ -157,7 +157,8 @@ def _my_files(files, shard) -> list[Path]:
 
 
 def parquet_batches(files, schema, *, start=None, end=None, batch_rows: int = 65_536, shard=None, seed=None):
-    """Validated DataFrames of the rows with ``start ≤ time < end`` from this worker's share of ``files``
+    """Validated DataFrames of the rows with ``start ≤ time < end`` (timestamps, or numbers in the schema's
+    ``time_unit`` for a numeric time column) from this worker's share of ``files``
     (``files[index::count]`` for ``shard=(index, count)``, default :func:`worker_shard`), one Parquet record
     batch at a time. ``seed``: the file order and the rows within each batch are shuffled with it."""
     import pyarrow.parquet as pq
@@ -166,13 +167,13 @@ def parquet_batches(files, schema, *, start=None, end=None, batch_rows: int = 65
     rng = np.random.default_rng(seed) if seed is not None else None
     if rng is not None:
         mine = [mine[i] for i in rng.permutation(len(mine))]
-    low = pd.Timestamp(start) if start is not None else None
-    high = pd.Timestamp(end) if end is not None else None
+    low = as_instant(start, schema) if start is not None else None
+    high = as_instant(end, schema) if end is not None else None
     for path in mine:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
             frame = batch.to_pandas()
             if schema.time is not None and (low is not None or high is not None):
-                times = pd.to_datetime(frame[schema.time])
+                times = _times(frame, schema)  # numbers in schema.time_unit, as every split reads them
                 keep = np.ones(len(frame), bool)
                 if low is not None:
                     keep &= (times >= low).to_numpy()

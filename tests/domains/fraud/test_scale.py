@@ -86,3 +86,28 @@ def test_training_streams_from_parquet_shards_each_worker_its_own(tmp_path):
                         data_fingerprint=f"parquet {sorted(p.name for p in parts)} {start} {end}")
     assert len(result.history["loss"]) == 2 and np.isfinite(result.history["loss"]).all()
     assert np.isfinite(task.predict(window.head(50))).all()
+
+
+def test_streamed_windows_read_numeric_times_in_the_schemas_unit(tmp_path):
+    """A numeric time column (the credit-card layout, here in days) is filtered in its unit: the same rows
+    time_split's training period holds. Parsing the numbers as datetimes would read whole nanoseconds."""
+    from dataclasses import replace
+
+    from domains.fraud import CREDITCARD_SCHEMA, time_split
+    from domains.fraud.scale import parquet_batches
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    df = pd.DataFrame(rng.normal(size=(n, 28)), columns=[f"V{i}" for i in range(1, 29)])
+    df.insert(0, "Time", np.sort(rng.uniform(10.3, 12.3, n)))  # days since some origin
+    df["Amount"] = rng.gamma(2, 40, n)
+    df["Class"] = (rng.random(n) < 0.05).astype(int)
+    df.iloc[: n // 2].to_parquet(tmp_path / "a.parquet", index=False)
+    df.iloc[n // 2:].to_parquet(tmp_path / "b.parquet", index=False)
+    schema = replace(CREDITCARD_SCHEMA, time_unit="D")
+    first = float(df["Time"].min())
+    got = pd.concat(parquet_batches([tmp_path / "a.parquet", tmp_path / "b.parquet"], schema,
+                                    start=first, end=first + 1, batch_rows=300, shard=(0, 1)))
+    want, _ = time_split(df, schema, train_days=1, delay_days=0, test_days=1)
+    assert 0.3 * n < len(got) == len(want) < 0.7 * n
+    np.testing.assert_array_equal(np.sort(got["Time"].to_numpy()), np.sort(want["Time"].to_numpy("float32")))
