@@ -8,6 +8,7 @@ from restoolkit.layers.blocks import (
     ResidualBlock,
 )
 from restoolkit.layers.dense import ResidualDense
+from restoolkit.layers.ensemble import MemberAverage, MemberMeanAUC
 from restoolkit.layers.factories import FrozenBatchNormalization
 from restoolkit.layers.scaling import LayerScale, ReZero
 from restoolkit.layers.shortcuts import Shortcut
@@ -23,6 +24,8 @@ __all__ = [
     "FeatureTokenizer",
     "FrozenBatchNormalization",
     "LayerScale",
+    "MemberAverage",
+    "MemberMeanAUC",
     "PreActBlock",
     "PreActBottleneckBlock",
     "ResidualBlock",

@@ -7,6 +7,7 @@ import keras
 
 from restoolkit.layers import factories
 from restoolkit.layers.dense import ResidualDense
+from restoolkit.layers.ensemble import MemberAverage
 from restoolkit.models.registry import register
 
 
@@ -25,6 +26,7 @@ def build_mlp(
     residual: bool = True,
     include_top: bool = True,
     classifier_activation: str | None = "auto",
+    members: int = 1,
     dtype=None,
     name: str = "resmlp",
 ):
@@ -43,12 +45,31 @@ def build_mlp(
         include_top: add the classification head.
         classifier_activation: ``"auto"`` (sigmoid for one output, softmax for more), a name, or ``None``
             for logits.
+        members: ``k > 1`` builds ``k`` independently initialised copies of this network (sub-models
+            ``member0`` …) joined by :class:`~restoolkit.layers.MemberAverage`: their mean probability at
+            inference, every member's output in training so each learns from its own loss (TabM's
+            ensembling; see :mod:`restoolkit.layers.ensemble`). Binary scores only (``num_classes=1``,
+            a sigmoid head).
 
     Returns:
         A functional ``keras.Model``; the head layer is ``predictions`` (float32).
     """
     if block not in ("residual", "mlp"):
         raise ValueError(f"block must be 'residual' or 'mlp', got {block!r}")
+    if int(members) != members or members < 1:
+        raise ValueError(f"members must be a positive integer, got {members!r}")
+    if members > 1:
+        if not include_top or num_classes != 1 or classifier_activation not in ("auto", "sigmoid"):
+            raise ValueError("members > 1 averages probabilities of one binary score: it needs include_top=True, "
+                             f"num_classes=1 and a sigmoid head (got include_top={include_top}, "
+                             f"num_classes={num_classes}, classifier_activation={classifier_activation!r})")
+        options = {"block": block, "input_shape": input_shape, "width": width, "depth": depth,
+                   "hidden_factor": hidden_factor, "hidden_dropout": hidden_dropout,
+                   "residual_dropout": residual_dropout, "norm_layer": norm_layer, "act_layer": act_layer,
+                   "residual": residual, "dtype": dtype}
+        inputs = keras.Input(tuple(input_shape), name="features")
+        outputs = [build_mlp(**options, name=f"member{i}")(inputs) for i in range(int(members))]
+        return keras.Model(inputs, MemberAverage(name="member_average")(outputs), name=name)
     inputs = keras.Input(tuple(input_shape), name="features")
     if block == "residual":
         x = keras.layers.Dense(width, name="stem", dtype=dtype)(inputs)

@@ -71,6 +71,25 @@ class Task(keras.Model):
 
     # --- training defaults ---------------------------------------------------------------------------
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        # An ensemble network (restoolkit.layers.MemberAverage) returns (batch, members) in training:
+        # one label column is repeated per member, so the loss is the mean of the members' own losses.
+        if self._ensemble_members and y is not None and y_pred is not None and not isinstance(y_pred, dict | list):
+            y = keras.ops.convert_to_tensor(y)
+            if len(y.shape) == 1:
+                y = keras.ops.expand_dims(y, -1)
+            if len(y_pred.shape) == 2 and y.shape[-1] == 1 and y_pred.shape[-1] != 1:
+                y = keras.ops.broadcast_to(keras.ops.cast(y, y_pred.dtype), keras.ops.shape(y_pred))
+        return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+
+    @property
+    def _ensemble_members(self) -> bool:
+        from restoolkit.layers.ensemble import MemberAverage
+
+        if not hasattr(self, "_has_members"):
+            self._has_members = any(isinstance(layer, MemberAverage) for layer in self._flatten_layers())
+        return self._has_members
+
     def default_loss(self):
         raise NotImplementedError
 

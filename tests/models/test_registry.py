@@ -244,3 +244,48 @@ def test_char_transformer_is_causal_and_has_a_plain_twin():
     post = create("char_transformer", input_shape=(12,), num_classes=7, width=16, depth=1, num_heads=2,
                   norm_position="post")
     assert "final_norm" not in [layer.name for layer in post.layers]
+
+
+def test_members_are_independent_networks_trained_on_their_own_losses():
+    """``members=k``: k differently initialised copies of the network; inference returns the mean of their
+    probabilities; training returns each member's, and a task's loss is the mean of the members' binary
+    cross-entropies (scikit-learn's log loss per member as the reference), not the loss of their mean."""
+    from sklearn.metrics import log_loss
+
+    from restoolkit.layers import MemberAverage, MemberMeanAUC
+    from restoolkit.tasks import Task
+
+    k, f = 3, 6
+    model = create("resmlp", input_shape=(f,), width=8, depth=1, members=k)
+    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    assert len(members) == k and isinstance(model.layers[-1], MemberAverage)
+    assert count_params(model)["trainable"] == k * count_params(create("resmlp", input_shape=(f,), width=8,
+                                                                         depth=1))["trainable"]
+    kernels = [m.get_layer("stem").kernel.numpy() for m in members]
+    assert not np.allclose(kernels[0], kernels[1])  # independently initialised
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, f)).astype("float32"), (rng.random(64) < 0.3).astype("float32")
+    each = np.concatenate([np.asarray(m(x, training=False)) for m in members], axis=1)
+    np.testing.assert_allclose(np.asarray(model(x)), each.mean(1, keepdims=True), atol=1e-6)
+    assert tuple(model(x, training=True).shape) == (64, k)
+    from tests.task_testing import run_model_saving_test
+
+    run_model_saving_test(model, x, atol=0)  # .keras in safe mode and the config round trip
+
+    inputs = keras.Input((f,))
+    task = Task(inputs, model(inputs))
+    task.compile(loss="binary_crossentropy", metrics=[MemberMeanAUC(curve="PR", num_thresholds=2000)])
+    p = each.mean(1)
+    per_member = np.mean([log_loss(y, each[:, i], labels=[0, 1]) for i in range(k)])
+    loss = float(task.compute_loss(x, y, np.asarray(each), training=True))
+    assert loss == pytest.approx(per_member, rel=1e-4)
+    assert loss != pytest.approx(log_loss(y, p, labels=[0, 1]), rel=1e-3)
+    metric = MemberMeanAUC(curve="PR", num_thresholds=2000)
+    metric.update_state(y[:, None], each)
+    reference = keras.metrics.AUC(curve="PR", num_thresholds=2000)
+    reference.update_state(y[:, None], each.mean(1, keepdims=True))
+    assert float(metric.result()) == pytest.approx(float(reference.result()), abs=1e-6)
+    with pytest.raises(ValueError, match="members > 1"):
+        create("resmlp", input_shape=(f,), num_classes=3, members=2)
+    with pytest.raises(ValueError, match="positive integer"):
+        create("resmlp", input_shape=(f,), members=0)
