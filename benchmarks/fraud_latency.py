@@ -2,7 +2,7 @@
 against ``model.predict`` measured in the same run. Goals: p99 < 1 ms for one transaction, ≥ 1M rows/s
 in batches of 4096 (on a 2-core CPU).
 
-    python benchmarks/fraud_latency.py [--width 32] [--repeats 2000] [--columns 30]
+    python benchmarks/fraud_latency.py [--width 32] [--members 1] [--repeats 2000] [--columns 30]
 
 ``--columns N``: a table in the public credit-card layout (``Time``, ``V1``…, ``Amount``: N numeric columns,
 no categorical; N = 30 is that table) instead of the simulator's 17 columns.
@@ -72,6 +72,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--members", type=int, default=1, help="an ensemble of this many networks (members=k)")
     parser.add_argument("--repeats", type=int, default=2000)
     parser.add_argument("--columns", type=int, default=None, help="numeric columns of a credit-card-like table")
     parser.add_argument("--seconds", type=float, default=2.0, help="throughput measured over this long per engine")
@@ -82,7 +83,8 @@ def main(argv=None):
         schema = SIMULATED_SCHEMA
         df = add_behaviour_features(simulate_transactions(300, 600, 60, seed=0))
         train, test = time_split(df, schema, train_days=35, delay_days=7, test_days=14)
-    model = FraudClassifier.from_table(train, schema, backbone_options={"width": args.width, "depth": args.depth})
+    model = FraudClassifier.from_table(train, schema, backbone_options={"width": args.width, "depth": args.depth,
+                                                                        "members": args.members})
     scratch = tempfile.TemporaryDirectory()  # removed when main returns
     train_task(model, train, run_dir=Path(scratch.name) / "run", epochs=1, verbose=0)
     folder = export_scorer(model, Path(scratch.name) / "scorer", schema)
@@ -94,6 +96,7 @@ def main(argv=None):
     one = test.head(1)
     batch = test.sample(4096, replace=True, random_state=0)
     print(f"# fraud scoring, {len(schema.features)} columns, resmlp width {args.width} depth {args.depth} "
+          f"members {args.members} "
           f"({model.count_params():,} parameters); "
           f"{platform.machine()}, {os.cpu_count()} cores")
     print("| engine | one transaction p50 µs | p99 µs | rows/s, batches of 4096 |\n|---|---|---|---|")

@@ -133,7 +133,10 @@ def evaluate(task, data: pd.DataFrame, *, k: int = 100, bins: int = 10, scores=N
 
 
 # Our rows in compare(): the registry entry → the row's name.
-OURS = {"resmlp": "resmlp (ours)", "ft_transformer": "ft-transformer (ours)"}
+OURS = {"resmlp": "resmlp (ours)", "resmlp_ensemble": "resmlp ensemble of 6 (ours)",
+        "ft_transformer": "ft-transformer (ours)"}
+PRESET_OF = {"resmlp": "resmlp_fraud", "resmlp_ensemble": "resmlp_ensemble_fraud",
+             "ft_transformer": "ft_transformer_fraud"}  # our rows are the FraudClassifier presets
 
 
 def compare(df: pd.DataFrame, schema=None, *, fractions=(0.6, 0.2, 0.2), train_days: float | None = None,
@@ -149,8 +152,10 @@ def compare(df: pd.DataFrame, schema=None, *, fractions=(0.6, 0.2, 0.2), train_d
     early stopping and choice of settings), and is scored on the test part.
 
     Models (``models``; default: ``"resmlp"`` and every installed baseline): ours,
-    :class:`~domains.fraud.FraudClassifier` with the ``"resmlp"`` or ``"ft_transformer"`` backbone (the
-    FT-Transformer trains about 20× slower on CPU, so it is a row when asked for), and
+    :class:`~domains.fraud.FraudClassifier` as its presets build it — ``"resmlp"`` (``resmlp_fraud``),
+    ``"resmlp_ensemble"`` (``resmlp_ensemble_fraud``: six members, the seed-stable one) and
+    ``"ft_transformer"`` (the FT-Transformer trains about 20× slower on CPU, so it is a row when asked
+    for) —, and
     :mod:`domains.fraud.baselines`: logistic regression,
     random forest, HistGradientBoosting (balanced, early stopping on the validation part), XGBoost and
     LightGBM (``baselines`` extra; early stopping, depth / leaves chosen on validation AUPRC).
@@ -218,7 +223,8 @@ def compare(df: pd.DataFrame, schema=None, *, fractions=(0.6, 0.2, 0.2), train_d
             for seed in ([seeds[0]] if model in DETERMINISTIC else seeds):
                 start = time.perf_counter()
                 if model in OURS:
-                    task = FraudClassifier.from_table(train, schema, backbone=model)
+                    task = FraudClassifier._from_preset_config(FraudClassifier.presets[PRESET_OF[model]]["config"],
+                                                               data=train, schema=schema)
                     options = {"seed": seed, "verbose": 0, **train_kwargs}
                     if epochs is not None:
                         options["epochs"] = epochs

@@ -9,6 +9,10 @@
   TensorFlow costs ~0.2–0.3 ms per call before any arithmetic; a 30k-parameter MLP in NumPy costs
   about 30 microseconds, which is what a card authorisation budget needs.
 
+An ensemble backbone (``backbone_options={"members": k}``) becomes one plan whose arrays carry a leading
+member axis: each layer is one batched matmul over ``(k, batch, width)`` activations, and the k
+probabilities are averaged at the end, as :class:`~restoolkit.layers.MemberAverage` does.
+
 ``Scorer.load(path).score(row_or_frame)`` validates the input (errors name the column), maps unseen
 categories to the out-of-vocabulary bucket and scores with the NumPy engine (or the SavedModel with
 ``engine="savedmodel"``). A test checks both engines against ``model.predict``.
@@ -46,6 +50,7 @@ def _plan_layers(layers, arrays: dict, prefix: str) -> list[dict]:
     import keras
 
     from restoolkit.layers.dense import ResidualDense
+    from restoolkit.layers.ensemble import MemberAverage
     from restoolkit.layers.scaling import LayerScale, ReZero
 
     plan = []
@@ -79,6 +84,10 @@ def _plan_layers(layers, arrays: dict, prefix: str) -> list[dict]:
                          "branch": _plan_layers(parts, arrays, prefix)})
         elif type(layer).__name__ == "PriorCorrection":
             plan.append({"op": "prior", "beta": layer.beta})
+        elif isinstance(layer, keras.Model) and isinstance(layer.layers[-1], MemberAverage):
+            members = _ensemble_members(layer)
+            plan.append({"op": "members", "branches": [_plan_layers(m.layers, arrays, f"{prefix}m{i}_")
+                                                       for i, m in enumerate(members)]})
         elif isinstance(layer, keras.Model):
             _check_chain(layer)
             plan.extend(_plan_layers(layer.layers, arrays, prefix))
@@ -86,6 +95,21 @@ def _plan_layers(layers, arrays: dict, prefix: str) -> list[dict]:
             raise NotImplementedError(f"no NumPy equivalent for layer {layer.name!r} ({type(layer).__name__}); "
                                       "use engine='savedmodel'")
     return plan
+
+
+def _ensemble_members(model) -> list:
+    """The member networks of an ensemble model (``Input → member networks → MemberAverage``), each a chain."""
+    import keras
+
+    members = [layer for layer in model.layers[1:-1]]
+    inputs = model.layers[-1]._inbound_nodes[0].input_tensors
+    if (len(members) != len(inputs) or not all(isinstance(m, keras.Model) for m in members)
+            or any(len(m._inbound_nodes) != 1 for m in members)):
+        raise NotImplementedError(f"ensemble {model.name!r} is not one input feeding member networks averaged by "
+                                  "MemberAverage; use engine='savedmodel'")
+    for member in members:
+        _check_chain(member)
+    return members
 
 
 def _check_chain(model):
@@ -102,6 +126,8 @@ def _fuse(plan, arrays):
     for step in plan:
         if step["op"] in ("residual", "sequence"):
             step = {**step, "branch": _fuse(step["branch"], arrays)}
+        if step["op"] == "members":
+            step = {**step, "branches": [_fuse(branch, arrays) for branch in step["branches"]]}
         if step["op"] == "dense" and out and out[-1]["op"] == "affine":
             affine = out.pop()
             w = arrays[step["w"]]
@@ -115,13 +141,69 @@ def _fuse(plan, arrays):
     return out
 
 
+_VECTORS = {"b", "scale", "shift", "gamma", "beta", "value"}  # per-feature parameters of a plan step
+
+
+def _stack(plan, arrays):
+    """Stacks the members of each ``members`` step into one plan over arrays with a leading member axis
+    (kernels ``(k, in, out)``, per-feature vectors ``(k, 1, out)``): NumPy then runs all members in one
+    batched matmul per layer, activations ``(k, batch, width)``, instead of ``k`` passes. Members of
+    different layouts stay separate (run one after the other)."""
+    out = []
+    for step in plan:
+        if step["op"] in ("residual", "sequence"):
+            step = {**step, "branch": _stack(step["branch"], arrays)}
+        elif step["op"] == "members":
+            branches = step["branches"]
+            if all(_layout(b, arrays) == _layout(branches[0], arrays) for b in branches):
+                step = {"op": "members", "stacked": _stack_branches(branches, arrays), "count": len(branches)}
+        out.append(step)
+    return out
+
+
+def _layout(plan, arrays):
+    """A plan's ops, settings and array shapes, without the array names."""
+    def one(step):
+        items = []
+        for key, value in sorted(step.items()):
+            if isinstance(value, list):
+                items.append((key, tuple(one(s) for s in value)))
+            elif isinstance(value, str) and value in arrays:
+                items.append((key, arrays[value].shape))
+            else:
+                items.append((key, value))
+        return tuple(items)
+    return tuple(one(s) for s in plan)
+
+
+def _stack_branches(branches, arrays):
+    stacked = []
+    for steps in zip(*branches, strict=True):
+        first, step = steps[0], {}
+        for key, value in first.items():
+            if isinstance(value, list):
+                step[key] = _stack_branches([s[key] for s in steps], arrays)
+            elif isinstance(value, str) and value in arrays:
+                parts = [arrays[s[key]] for s in steps]
+                if key in _VECTORS:
+                    parts = [p.reshape(1, -1) for p in parts]
+                arrays[f"{value}_stacked"] = np.stack(parts).astype("float32")
+                step[key] = f"{value}_stacked"
+            else:
+                step[key] = value
+        stacked.append(step)
+    return stacked
+
+
 def _activate(x, name):
     if name in ("linear", None):
         return x
     if name == "relu":
         return np.maximum(x, 0, out=x)
     if name == "sigmoid":
-        return 1 / (1 + np.exp(-x))
+        from scipy.special import expit
+
+        return expit(x)  # no overflow warning for large negative logits
     if name == "tanh":
         return np.tanh(x)
     if name in ("silu", "swish"):
@@ -155,6 +237,11 @@ def _run(plan, x, arrays):
             x = x + _run(step["branch"], x, arrays)
         elif op == "sequence":
             x = _run(step["branch"], x, arrays)
+        elif op == "members":
+            if "stacked" in step:  # (batch, d) @ (k, d, h) broadcasts to (k, batch, h)
+                x = _run(step["stacked"], x, arrays).mean(0)
+            else:
+                x = np.mean([_run(branch, x, arrays) for branch in step["branches"]], axis=0)
         elif op == "prior":
             b = step["beta"]
             x = b * x / (b * x - x + 1.0)
@@ -214,6 +301,7 @@ def export_scorer(model, path, schema) -> Path:
 
 # --- scoring ------------------------------------------------------------------------------------------
 
+
 class Scorer:
     """Scores raw transactions (one row as a dict, or a DataFrame) with a model saved by :func:`export_scorer`.
 
@@ -237,26 +325,39 @@ class Scorer:
         self._std = np.array([enc["stats"][c]["std"] for c in self.numeric], "float64")
         self._missing = [self.numeric.index(c) for c in enc["missing"]]
         self._vocab = {c: {v: i + 1 for i, v in enumerate(enc["vocabularies"][c])} for c in self.categorical}
-        self._plan = _fuse(config["plan"], self.arrays)
+        self._plan = _stack(_fuse(config["plan"], self.arrays), self.arrays)
         self._nullable_mask = np.array([c in self.nullable for c in self.numeric])
         self._stem = self._fold_encoder()
 
     def _fold_encoder(self):
-        """Folds standard scaling and the categorical embeddings into the network's first dense layer:
+        """Folds standard scaling and the categorical embeddings into the network's first dense layer (an
+        ensemble's: every member's first layer, side by side):
         ``((x − μ)/σ) W = x (W/σ) − (μ/σ) W`` and ``embedding[i] W_c = (embedding W_c)[i]``, so a batch is one
         matmul of the raw columns plus one row lookup per categorical column — no scaled copy, no
         concatenation. ``None`` when it does not apply (quantile scaling, PLR embeddings, or a network that
         does not start with a dense layer)."""
         enc = self.config["encoder"]
-        if enc["scaling"] != "standard" or enc["plr_frequencies"] or not self._plan or self._plan[0]["op"] != "dense":
+        if enc["scaling"] != "standard" or enc["plr_frequencies"] or not self._plan:
             return None
-        first = self._plan[0]
-        w = self.arrays[first["w"]].astype("float64")
-        b = self.arrays[first["b"]].astype("float64") if first["b"] is not None else np.zeros(w.shape[1])
+        first, members, rest = self._plan[0], None, None
+        if first["op"] == "members" and "stacked" in first and first["stacked"][0]["op"] == "dense":
+            # an ensemble: the members' first layers side by side, (features, k · width), one matmul
+            rest, first = first["stacked"][1:], first["stacked"][0]
+            kernel = self.arrays[first["w"]]
+            members = kernel.shape[0], kernel.shape[2]
+            w = kernel.transpose(1, 0, 2).reshape(kernel.shape[1], -1).astype("float64")
+            b = (self.arrays[first["b"]].reshape(-1).astype("float64") if first["b"] is not None
+                 else np.zeros(w.shape[1]))
+        elif first["op"] == "dense":
+            w = self.arrays[first["w"]].astype("float64")
+            b = self.arrays[first["b"]].astype("float64") if first["b"] is not None else np.zeros(w.shape[1])
+        else:
+            return None
         n, m = len(self.numeric), len(self._missing)
         w_num = w[:n] / self._std[:, None]
         stem = {"w": w_num.astype("float32"), "b": (b - (self._mean / self._std) @ w[:n]).astype("float32"),
-                "missing": w[n:n + m].astype("float32"), "act": first["act"], "lookups": {}}
+                "missing": w[n:n + m].astype("float32"), "act": first["act"], "lookups": {},
+                "members": members, "rest": rest}
         row = n + m
         for c in self.categorical:
             table = self.arrays[f"embedding_{c}"].astype("float64")
@@ -278,7 +379,11 @@ class Scorer:
             h += nan[:, self._missing].astype("float32") @ stem["missing"]
         for c in self.categorical:
             h += stem["lookups"][c][cats[c]]
-        return _run(self._plan[1:], _activate(h, stem["act"]), self.arrays)
+        h = _activate(h, stem["act"])
+        if stem["members"] is not None:  # (batch, k · width) → (k, batch, width): the members' own layers
+            k, width = stem["members"]
+            h = _run(stem["rest"], h.reshape(len(h), k, width).transpose(1, 0, 2), self.arrays).mean(0)
+        return _run(self._plan[1:], h, self.arrays)
 
     @classmethod
     def load(cls, path, *, engine: str = "numpy") -> Scorer:
@@ -388,3 +493,4 @@ class Scorer:
         else:
             out = self._forward(numeric, cats)[:, 0].astype("float64")
         return float(out[0]) if single else out
+

@@ -126,19 +126,25 @@ def test_scorer_engines_equal_the_keras_model(trained, split, tmp_path):
     assert fast.score(row) == pytest.approx(expected[0], abs=2e-5)
 
 
-@pytest.mark.parametrize("encoder_options", [{"scaling": "standard"}, {"scaling": "quantile"},
-                                             {"scaling": "standard", "plr_frequencies": 4}])
-def test_both_scorer_paths_equal_the_keras_model(split, tmp_path, encoder_options):
+@pytest.mark.parametrize(("encoder_options", "members"), [
+    ({"scaling": "standard"}, 1), ({"scaling": "quantile"}, 1), ({"scaling": "standard", "plr_frequencies": 4}, 1),
+    ({"scaling": "standard"}, 3), ({"scaling": "quantile"}, 3)])
+def test_both_scorer_paths_equal_the_keras_model(split, tmp_path, encoder_options, members):
     """Standard scaling is folded into the first dense layer (raw columns, missing-value indicators and
     embedding lookups each projected once); quantile scaling and PLR take the general path. Both equal
-    Keras on rows with missing values, unseen categories and the largest amounts."""
+    Keras on rows with missing values, unseen categories and the largest amounts. An ensemble backbone
+    (``members``) is scored as one stacked plan (every member in one batched matmul per layer)."""
     from dataclasses import replace
 
-    train, test = split
+    table, test = split
     schema = replace(SIMULATED_SCHEMA, nullable=["tx_amount", "customer_avg_amount_7d"])
-    holes = train.copy()
+    holes = table.copy()
     holes.loc[holes.index[::50], ["tx_amount", "customer_avg_amount_7d"]] = np.nan
-    model = FraudClassifier.from_table(holes, schema, encoder_options=encoder_options)
+    model = FraudClassifier.from_table(holes, schema, encoder_options=encoder_options,
+                                       backbone_options={"members": members})
+    # trained for two steps, so the batch-norm statistics and the members differ from their initialisation
+    keras.utils.set_random_seed(members)
+    train(model, holes.head(1024), run_dir=tmp_path / "run", epochs=1, batch_size=512, verbose=0)
     frame = test.head(400).copy()
     frame.loc[frame.index[::7], "tx_amount"] = np.nan
     frame.loc[frame.index[1::9], "customer_avg_amount_7d"] = np.nan
@@ -147,6 +153,8 @@ def test_both_scorer_paths_equal_the_keras_model(split, tmp_path, encoder_option
     expected = predict_scores(model, schema.validate(frame), schema)
     scorer = Scorer.load(export_scorer(model, tmp_path / "s", schema))
     assert (scorer._stem is not None) == (encoder_options == {"scaling": "standard"})
+    if members > 1:
+        assert scorer._plan[0]["op"] == "members" and scorer._plan[0]["count"] == members  # stacked
     np.testing.assert_allclose(scorer.score(frame), expected, atol=2e-5)
     for i in (0, 7, 10):
         row = frame.iloc[i][schema.features].to_dict()
