@@ -224,7 +224,8 @@ def _run(plan, x, arrays):
                 x += arrays[step["b"]]
             x = _activate(x, step["act"])
         elif op == "affine":
-            x = x * arrays[step["scale"]] + arrays[step["shift"]]
+            x = x * arrays[step["scale"]]  # a new array: the in-place add below touches nobody else's
+            x += arrays[step["shift"]]
         elif op == "layernorm":
             mean = x.mean(-1, keepdims=True)
             var = x.var(-1, keepdims=True)
@@ -234,7 +235,12 @@ def _run(plan, x, arrays):
         elif op == "scale":
             x = x * arrays[step["value"]]
         elif op == "residual":
-            x = x + _run(step["branch"], x, arrays)
+            branch = _run(step["branch"], x, arrays)  # a new array (every branch ends in dense / scale)
+            if branch.shape == np.broadcast_shapes(branch.shape, x.shape):
+                branch += x
+                x = branch
+            else:  # a member-stacked branch on an unstacked input: the sum has the larger shape
+                x = x + branch
         elif op == "sequence":
             x = _run(step["branch"], x, arrays)
         elif op == "members":

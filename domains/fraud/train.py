@@ -49,11 +49,11 @@ def train(task, train: pd.DataFrame, validation: pd.DataFrame | None = None, *, 
 
     With a ``validation`` table a single network returns the weights of the epoch with the best validation
     AUPRC (``monitor="val_auc"``, ``restore_best=True``; pass either to change it), an ensemble backbone
-    (``backbone_options={"members": k}``) those of its last epoch. Measured over 5 seeds on the simulated
-    bank (``benchmarks/RESULTS.md``): one network, last epoch 0.662 ± 0.010 (spread 0.027), best epoch
-    0.678 ± 0.013 (spread 0.027); 6 members of width 24, last epoch 0.677 ± 0.003 (spread 0.008), best
-    epoch 0.685 ± 0.007 (spread 0.020). A moving average of the weights (``ema_momentum=0.99``) changed
-    nothing (0.639 ± 0.045).
+    (``backbone_options={"members": k}``) those of its last epoch. Measured over 10 seeds on the simulated
+    bank (``benchmarks/RESULTS.md``): one network, last epoch 0.671 ± 0.012, best epoch 0.678 ± 0.010;
+    6 members of width 24, last epoch 0.677 ± 0.004, best epoch 0.681 ± 0.008 (choosing an epoch on a
+    noisy validation curve adds spread to an ensemble's settled last epoch). A moving average of the
+    weights (``ema_momentum=0.99``) changed nothing (0.639 ± 0.045, 5 seeds).
     """
     import keras
 
