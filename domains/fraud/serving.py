@@ -101,7 +101,7 @@ def _ensemble_members(model) -> list:
     """The member networks of an ensemble model (``Input → member networks → MemberAverage``), each a chain."""
     import keras
 
-    members = [layer for layer in model.layers[1:-1]]
+    members = list(model.layers[1:-1])
     inputs = model.layers[-1]._inbound_nodes[0].input_tensors
     if (len(members) != len(inputs) or not all(isinstance(m, keras.Model) for m in members)
             or any(len(m._inbound_nodes) != 1 for m in members)):
@@ -307,7 +307,6 @@ def export_scorer(model, path, schema) -> Path:
 
 # --- scoring ------------------------------------------------------------------------------------------
 
-
 class Scorer:
     """Scores raw transactions (one row as a dict, or a DataFrame) with a model saved by :func:`export_scorer`.
 
@@ -499,4 +498,3 @@ class Scorer:
         else:
             out = self._forward(numeric, cats)[:, 0].astype("float64")
         return float(out[0]) if single else out
-

@@ -50,5 +50,7 @@ class MemberMeanAUC(keras.metrics.AUC):
     returns ``(batch, members)``; any other model's ``(batch, 1)`` is unchanged, so the metric serves both."""
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.mean(ops.convert_to_tensor(y_pred), axis=-1, keepdims=True)
+        y_pred = ops.convert_to_tensor(y_pred)
+        if len(y_pred.shape) >= 2:  # (batch, members) → (batch, 1); a 1-D score stays as it is
+            y_pred = ops.mean(y_pred, axis=-1, keepdims=True)
         return super().update_state(y_true, y_pred, sample_weight=sample_weight)

@@ -83,3 +83,15 @@ def test_transformer_residual_layouts(rng, norm_position):
         TransformerBlock(2, norm_position="sandwich")
     with pytest.raises(ValueError, match="divisible"):
         TransformerBlock(3)(keras.ops.ones((1, 2, 8)))
+
+
+def test_member_average_joins_binary_scores_and_refuses_anything_else():
+    from restoolkit.layers import MemberAverage
+
+    a, b = np.full((3, 1), 0.2, "float32"), np.full((3, 1), 0.6, "float32")
+    np.testing.assert_allclose(np.asarray(MemberAverage()([a, b])), np.full((3, 1), 0.4), atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(MemberAverage()([a, b], training=True)), np.concatenate([a, b], 1))
+    with pytest.raises(ValueError, match=r"two or more \(batch, 1\) outputs"):
+        MemberAverage()([np.zeros((3, 2), "float32"), np.zeros((3, 2), "float32")])
+    with pytest.raises(ValueError, match="two or more"):
+        MemberAverage()([a])
