@@ -155,7 +155,8 @@ def _stack(plan, arrays):
             step = {**step, "branch": _stack(step["branch"], arrays)}
         elif step["op"] == "members":
             branches = step["branches"]
-            if all(_layout(b, arrays) == _layout(branches[0], arrays) for b in branches):
+            first = _layout(branches[0], arrays)
+            if all(_layout(b, arrays) == first for b in branches[1:]):
                 step = {"op": "members", "stacked": _stack_branches(branches, arrays), "count": len(branches)}
         out.append(step)
     return out
