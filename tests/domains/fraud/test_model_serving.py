@@ -156,6 +156,11 @@ def test_both_scorer_paths_equal_the_keras_model(split, tmp_path, encoder_option
     if members > 1:
         assert scorer._plan[0]["op"] == "members" and scorer._plan[0]["count"] == members  # stacked
     np.testing.assert_allclose(scorer.score(frame), expected, atol=2e-5)
+    # pandas' nullable dtypes (pd.NA for a missing value) score as their NumPy twins
+    nullable = frame.astype({"tx_amount": "Float64", "customer_avg_amount_7d": "Float64",
+                             "customer_nb_tx_1d": "Int64", "tx_during_weekend": "boolean"})
+    assert nullable["tx_amount"].isna().any() and nullable["tx_amount"].dtype == "Float64"
+    np.testing.assert_allclose(scorer.score(nullable), expected, atol=2e-5)
     for i in (0, 7, 10):
         row = frame.iloc[i][schema.features].to_dict()
         assert scorer.score(row) == pytest.approx(expected[i], abs=2e-5)
@@ -182,6 +187,8 @@ def test_scorer_refuses_bad_input_naming_the_column(trained, tmp_path, split):
         scorer.score(frame.assign(tx_amount=["a"] * 5))
     with pytest.raises(ScoringError, match=r"column 'tx_amount' holds a missing value \(row 2\)"):
         scorer.score(frame.assign(tx_amount=[1.0, 2.0, np.nan, 4.0, 5.0]))
+    with pytest.raises(ScoringError, match=r"column 'tx_amount' holds a missing value \(row 2\)"):
+        scorer.score(frame.assign(tx_amount=pd.array([1.0, 2.0, None, 4.0, 5.0], dtype="Float64")))
     # Finite in float64, infinite in the float32 network: refused, not scored as 0 / 1 / NaN.
     for value in (1e39, -1e300):
         with pytest.raises(ScoringError, match=r"column 'tx_amount' holds .*beyond float32's range"):
