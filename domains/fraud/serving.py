@@ -141,6 +141,39 @@ def _fuse(plan, arrays):
     return out
 
 
+def _fold_affine_through_relu(plan, arrays):
+    """Removes an ``affine → relu → dense`` batch norm when every scale is positive:
+    ``relu(x·s + t) W = relu(x + t/s) (diag(s) W)``, and the ``+ t/s`` joins the bias of the linear dense
+    that produced ``x`` (directly, or as the last layer of a residual branch: ``(x₀ + f(x₀)) + t/s``). The
+    residual MLP's head has this shape; it saves two passes over the activations. Plans of another shape,
+    or a scale ≤ 0, are left as they are."""
+    out = []
+    for step in plan:
+        if step["op"] in ("residual", "sequence"):
+            step = {**step, "branch": _fold_affine_through_relu(step["branch"], arrays)}
+        if step["op"] == "members":
+            step = {**step, "branches": [_fold_affine_through_relu(b, arrays) for b in step["branches"]]}
+        out.append(step)
+    i = 1
+    while i + 2 < len(out):
+        before, affine, act, dense = out[i - 1:i + 3]
+        producer = before["branch"][-1] if before["op"] == "residual" and before["branch"] else before
+        if (affine["op"] == "affine" and act["op"] == "act" and act["name"] == "relu" and dense["op"] == "dense"
+                and producer["op"] == "dense"
+                and producer["act"] == "linear" and (arrays[affine["scale"]] > 0).all()):
+            scale, shift = arrays[affine["scale"]], arrays[affine["shift"]]
+            key = f"{dense['w']}_through_relu"
+            arrays[key] = (scale[:, None] * arrays[dense["w"]]).astype("float32")
+            bias = arrays[producer["b"]] if producer["b"] is not None else 0.0
+            arrays[f"{key}_shift"] = (bias + shift / scale).astype("float32")
+            producer = {**producer, "b": f"{key}_shift"}
+            out[i - 1] = ({**before, "branch": [*before["branch"][:-1], producer]} if before["op"] == "residual"
+                          else producer)
+            out[i:i + 3] = [act, {**dense, "w": key}]
+        i += 1
+    return out
+
+
 _VECTORS = {"b", "scale", "shift", "gamma", "beta", "value"}  # per-feature parameters of a plan step
 
 
@@ -331,7 +364,7 @@ class Scorer:
         self._std = np.array([enc["stats"][c]["std"] for c in self.numeric], "float64")
         self._missing = [self.numeric.index(c) for c in enc["missing"]]
         self._vocab = {c: {v: i + 1 for i, v in enumerate(enc["vocabularies"][c])} for c in self.categorical}
-        self._plan = _stack(_fuse(config["plan"], self.arrays), self.arrays)
+        self._plan = _stack(_fold_affine_through_relu(_fuse(config["plan"], self.arrays), self.arrays), self.arrays)
         self._nullable_mask = np.array([c in self.nullable for c in self.numeric])
         self._stem = self._fold_encoder()
 

@@ -166,6 +166,38 @@ def test_both_scorer_paths_equal_the_keras_model(split, tmp_path, encoder_option
         assert scorer.score(row) == pytest.approx(expected[i], abs=2e-5)
 
 
+def _ops(plan):
+    for step in plan:
+        yield step["op"]
+        for key in ("branch", "stacked"):
+            yield from _ops(step.get(key, []))
+        for branch in step.get("branches", []):
+            yield from _ops(branch)
+
+
+@pytest.mark.parametrize(("members", "negative"), [(1, False), (1, True), (2, False), (2, True)])
+def test_scorer_folds_the_head_batch_norm_through_relu_only_for_positive_scales(
+        split, tmp_path, members, negative):
+    """``relu(x·s + t) W = relu(x + t/s) (diag(s) W)`` needs every s > 0: with one negative scale (a negative
+    batch-norm gamma) the scorer must keep the batch norm — and both must equal Keras."""
+    table, test = split
+    model = FraudClassifier.from_table(table, SIMULATED_SCHEMA, backbone_options={"members": members})
+    keras.utils.set_random_seed(0)
+    train(model, table.head(1024), run_dir=tmp_path / "run", epochs=1, batch_size=512, verbose=0)
+    heads = [layer for layer in model._flatten_layers() if layer.name == "head_norm"]  # before each output layer
+    assert len(heads) == members and all(isinstance(h, keras.layers.BatchNormalization) for h in heads)
+    for norm in heads:
+        gamma = keras.ops.convert_to_numpy(norm.gamma)
+        beta = keras.ops.convert_to_numpy(norm.beta)
+        norm.gamma.assign(np.where(np.arange(len(gamma)) == 3, -0.5, 1.3) if negative else gamma * 1.3)
+        norm.beta.assign(beta + 0.2)
+    frame = test.head(300)
+    expected = predict_scores(model, frame, SIMULATED_SCHEMA)
+    scorer = Scorer.load(export_scorer(model, tmp_path / "s", SIMULATED_SCHEMA))
+    assert ("affine" in _ops(scorer._plan)) == negative
+    np.testing.assert_allclose(scorer.score(frame), expected, atol=2e-5)
+
+
 def test_scorer_refuses_bad_input_naming_the_column(trained, tmp_path, split):
     model, _ = trained
     _, test = split
