@@ -229,6 +229,44 @@ def _stack_branches(branches, arrays):
     return stacked
 
 
+def _homogeneous(plan, arrays, end="drop"):
+    """A member-stacked plan over activations that carry a trailing column of ones, each bias as the last row
+    of its kernel: ``[x, 1] [[W, 0], [b, 1]] = [x W + b, 1]``. Adding a ``(k, 1, width)`` bias broadcast over
+    ``(k, batch, width)`` cost NumPy as much as the matmul before it; the extra row and column cost a few
+    percent of the matmul. ReLU keeps the ones, a residual branch's last layer writes 0 there (so the sum
+    keeps 1), and the plan's last dense drops the column (``end``). ``None`` for a plan with any other step
+    (it keeps the plain form)."""
+    out = []
+    for i, step in enumerate(plan):
+        mode = end if i == len(plan) - 1 else "keep"
+        if step["op"] == "dense" and (step["act"] in ("linear", "relu") or mode == "drop"):
+            w = arrays[step["w"]]
+            b = arrays[step["b"]] if step["b"] is not None else np.zeros((w.shape[0], 1, w.shape[2]), w.dtype)
+            kernel = np.concatenate([w, b], axis=1)  # (k, in + 1, out): the bias is the ones' row
+            if mode != "drop":
+                ones = np.zeros(kernel.shape[:2] + (1,), kernel.dtype)
+                ones[:, -1] = 1.0 if mode == "keep" else 0.0
+                kernel = np.concatenate([kernel, ones], axis=2)
+            arrays[f"{step['w']}_homogeneous"] = kernel.astype("float32")
+            out.append({"op": "dense", "w": f"{step['w']}_homogeneous", "b": None, "act": step["act"]})
+        elif step["op"] == "act" and step["name"] == "relu" and mode == "keep":
+            out.append(step)
+        elif step["op"] == "affine" and mode == "keep":
+            scale, shift = arrays[step["scale"]], arrays[step["shift"]]
+            arrays[f"{step['scale']}_homogeneous"] = np.concatenate([scale, np.ones_like(scale[..., :1])], -1)
+            arrays[f"{step['shift']}_homogeneous"] = np.concatenate([shift, np.zeros_like(shift[..., :1])], -1)
+            out.append({"op": "affine", "scale": f"{step['scale']}_homogeneous",
+                        "shift": f"{step['shift']}_homogeneous"})
+        elif step["op"] == "residual" and mode == "keep":
+            branch = _homogeneous(step["branch"], arrays, end="zero")
+            if branch is None:
+                return None
+            out.append({**step, "branch": branch})
+        else:
+            return None
+    return out if out else None
+
+
 def _activate(x, name):
     if name in ("linear", None):
         return x
@@ -404,6 +442,19 @@ class Scorer:
             row += table.shape[1]
         if row != w.shape[0]:
             return None  # an encoder layout this fold does not know: the general path
+        homogeneous = _homogeneous(rest, self.arrays) if members is not None and first["act"] in ("linear",
+                                                                                                  "relu") else None
+        if homogeneous is not None:  # each member's first-layer output gets its column of ones (see _homogeneous)
+            k, width = members
+
+            def widen(matrix, value):
+                parts = matrix.reshape(*matrix.shape[:-1], k, width)
+                pad = np.full((*parts.shape[:-1], 1), value, "float32")
+                return np.concatenate([parts, pad], -1).reshape(*matrix.shape[:-1], k * (width + 1))
+
+            stem.update(w=widen(stem["w"], 0.0), b=widen(stem["b"], 1.0), missing=widen(stem["missing"], 0.0),
+                        lookups={c: widen(t, 0.0) for c, t in stem["lookups"].items()},
+                        members=(k, width + 1), rest=homogeneous)
         return stem
 
     def _forward(self, numeric, cats):

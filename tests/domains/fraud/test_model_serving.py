@@ -155,6 +155,8 @@ def test_both_scorer_paths_equal_the_keras_model(split, tmp_path, encoder_option
     assert (scorer._stem is not None) == (encoder_options == {"scaling": "standard"})
     if members > 1:
         assert scorer._plan[0]["op"] == "members" and scorer._plan[0]["count"] == members  # stacked
+    if members > 1 and scorer._stem is not None:  # the members' layers carry their biases in a ones column
+        assert all(step["w"].endswith("_homogeneous") for step in _dense_steps(scorer._stem["rest"]))
     np.testing.assert_allclose(scorer.score(frame), expected, atol=2e-5)
     # pandas' nullable dtypes (pd.NA for a missing value) score as their NumPy twins
     nullable = frame.astype({"tx_amount": "Float64", "customer_avg_amount_7d": "Float64",
@@ -164,6 +166,13 @@ def test_both_scorer_paths_equal_the_keras_model(split, tmp_path, encoder_option
     for i in (0, 7, 10):
         row = frame.iloc[i][schema.features].to_dict()
         assert scorer.score(row) == pytest.approx(expected[i], abs=2e-5)
+
+
+def _dense_steps(plan):
+    for step in plan:
+        if step["op"] == "dense":
+            yield step
+        yield from _dense_steps(step.get("branch", []))
 
 
 def _ops(plan):
