@@ -159,8 +159,8 @@ def _fold_affine_through_relu(plan, arrays):
         before, affine, act, dense = out[i - 1:i + 3]
         producer = before["branch"][-1] if before["op"] == "residual" and before["branch"] else before
         if (affine["op"] == "affine" and act["op"] == "act" and act["name"] == "relu" and dense["op"] == "dense"
-                and producer["op"] == "dense"
-                and producer["act"] == "linear" and (arrays[affine["scale"]] > 0).all()):
+                and producer["op"] == "dense" and producer["act"] == "linear"
+                and (arrays[affine["scale"]] > 0).all()):
             scale, shift = arrays[affine["scale"]], arrays[affine["shift"]]
             key = f"{dense['w']}_through_relu"
             arrays[key] = (scale[:, None] * arrays[dense["w"]]).astype("float32")
@@ -442,8 +442,8 @@ class Scorer:
             row += table.shape[1]
         if row != w.shape[0]:
             return None  # an encoder layout this fold does not know: the general path
-        homogeneous = _homogeneous(rest, self.arrays) if members is not None and first["act"] in ("linear",
-                                                                                                  "relu") else None
+        keeps_ones = members is not None and first["act"] in ("linear", "relu")  # act(1) = 1
+        homogeneous = _homogeneous(rest, self.arrays) if keeps_ones else None
         if homogeneous is not None:  # each member's first-layer output gets its column of ones (see _homogeneous)
             k, width = members
 
