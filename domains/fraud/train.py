@@ -31,7 +31,7 @@ def table_fingerprint(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def train(task, train: pd.DataFrame, validation: pd.DataFrame | None = None, *, run_dir, batch_size: int = 512,
+def train(task, train: pd.DataFrame, validation: pd.DataFrame | None = None, *, run_dir, batch_size: int | None = None,
           loss: str = "bce", focal_gamma: float = 2.0, class_weight=None, keep_negatives: float | None = None,
           **fit_options) -> FitResult:
     """Trains ``task`` (a :class:`~domains.fraud.FraudClassifier`) with :func:`restoolkit.training.fit`.
@@ -40,7 +40,8 @@ def train(task, train: pd.DataFrame, validation: pd.DataFrame | None = None, *, 
         task: the classifier; its schema validates the tables.
         train, validation: transaction tables (``validation`` from a later period).
         run_dir: the run directory; the same task, table and settings resume or return the finished run.
-        batch_size: the global batch.
+        batch_size: the global batch (default: the task's ``fit_defaults()["batch_size"]``: 512 for one
+            network, 4096 for an ensemble).
         loss: ``"bce"`` or ``"focal"`` (Keras' ``BinaryFocalCrossentropy`` with ``focal_gamma``).
         class_weight: ``"balanced"``, a dict or ``None`` (default: none, it breaks calibration).
         keep_negatives: undersample negatives to this share; the task must have been built with the same
@@ -53,7 +54,9 @@ def train(task, train: pd.DataFrame, validation: pd.DataFrame | None = None, *, 
     bank (``benchmarks/RESULTS.md``): one network, last epoch 0.671 ± 0.012, best epoch 0.678 ± 0.010;
     6 members of width 24, last epoch 0.677 ± 0.004, best epoch 0.681 ± 0.008 (choosing an epoch on a
     noisy validation curve adds spread to an ensemble's settled last epoch). A moving average of the
-    weights (``ema_momentum=0.99``) changed nothing (0.639 ± 0.045, 5 seeds).
+    weights (``ema_momentum=0.99``) changed nothing (0.639 ± 0.045, 5 seeds). With its own policy
+    (:meth:`FraudClassifier.fit_defaults`: batches of 4096 at 6e-3, 30 epochs) the ensemble's last epoch
+    measured 0.683 ± 0.003 over 10 seeds, all within 0.008.
     """
     import keras
 
@@ -61,6 +64,8 @@ def train(task, train: pd.DataFrame, validation: pd.DataFrame | None = None, *, 
     if schema is None or schema.target is None:
         raise ConfigError("the task has no schema with a target column: build it with FraudClassifier.from_table")
     seed = fit_options.get("seed", 0)
+    if batch_size is None:
+        batch_size = task.fit_defaults().get("batch_size", 512)
     train = schema.validate(train, where="train")
     if validation is not None:
         validation = schema.validate(validation, where="validation")

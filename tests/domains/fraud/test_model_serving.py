@@ -251,11 +251,21 @@ def test_train_keeps_the_best_validation_epoch_of_one_network_and_the_last_of_an
     train_module = importlib.import_module("domains.fraud.train")  # the package's `train` is the function
 
     table, _ = split
-    seen = []
-    monkeypatch.setattr(train_module, "train_task", lambda *a, **options: seen.append(options))
+    seen, datasets = [], []
+    monkeypatch.setattr(train_module, "train_task",
+                        lambda task, ds, val, **options: (seen.append(options), datasets.append(ds)))
     model = FraudClassifier.from_table(table, SIMULATED_SCHEMA, backbone_options={"members": members, "width": 8})
     train(model, table.head(600), table.tail(600), run_dir=tmp_path / "a")
     train(model, table.head(600), table.tail(600), run_dir=tmp_path / "b", restore_best=not restore_best)
     train(model, table.head(600), run_dir=tmp_path / "c")
     assert [o.get("restore_best") for o in seen] == [restore_best, not restore_best, None]
     assert seen[0]["monitor"] == "val_auc"
+    # An ensemble's own policy (benchmarks/RESULTS.md): batches of 4096 at 6e-3 for 30 epochs.
+    policy = {k: model.fit_defaults()[k] for k in ("batch_size", "learning_rate", "epochs")}
+    assert policy == ({"batch_size": 512, "learning_rate": 3e-3, "epochs": 15} if members == 1 else
+                      {"batch_size": 4096, "learning_rate": 6e-3, "epochs": 30})
+    assert seen[0]["batch_size"] == policy["batch_size"]
+    first_batch = next(iter(datasets[0]))[1]
+    assert first_batch.shape[0] == min(600, policy["batch_size"])  # the batches are that size
+    train(model, table.head(600), run_dir=tmp_path / "d", batch_size=64)
+    assert seen[-1]["batch_size"] == 64 and next(iter(datasets[-1]))[1].shape[0] == 64
