@@ -119,15 +119,22 @@ def _check_chain(model):
                                       "use engine='savedmodel'")
 
 
+def _into_branches(step, rewrite, arrays):
+    """``step`` with ``rewrite(plan, arrays)`` applied to the plans inside it (a residual block's branch, an
+    ensemble's members)."""
+    if step["op"] in ("residual", "sequence"):
+        return {**step, "branch": rewrite(step["branch"], arrays)}
+    if step["op"] == "members":
+        return {**step, "branches": [rewrite(branch, arrays) for branch in step["branches"]]}
+    return step
+
+
 def _fuse(plan, arrays):
     """Folds an ``affine`` (inference batch norm) into the ``dense`` right after it:
     ``(x·s + t) W + b = x (diag(s) W) + (t W + b)`` — one pass over the activations less."""
     out = []
     for step in plan:
-        if step["op"] in ("residual", "sequence"):
-            step = {**step, "branch": _fuse(step["branch"], arrays)}
-        if step["op"] == "members":
-            step = {**step, "branches": [_fuse(branch, arrays) for branch in step["branches"]]}
+        step = _into_branches(step, _fuse, arrays)
         if step["op"] == "dense" and out and out[-1]["op"] == "affine":
             affine = out.pop()
             w = arrays[step["w"]]
@@ -147,13 +154,7 @@ def _fold_affine_through_relu(plan, arrays):
     that produced ``x`` (directly, or as the last layer of a residual branch: ``(x₀ + f(x₀)) + t/s``). The
     residual MLP's head has this shape; it saves two passes over the activations. Plans of another shape,
     or a scale ≤ 0, are left as they are."""
-    out = []
-    for step in plan:
-        if step["op"] in ("residual", "sequence"):
-            step = {**step, "branch": _fold_affine_through_relu(step["branch"], arrays)}
-        if step["op"] == "members":
-            step = {**step, "branches": [_fold_affine_through_relu(b, arrays) for b in step["branches"]]}
-        out.append(step)
+    out = [_into_branches(step, _fold_affine_through_relu, arrays) for step in plan]
     i = 1
     while i + 2 < len(out):
         before, affine, act, dense = out[i - 1:i + 3]
