@@ -185,9 +185,8 @@ def _stack(plan, arrays):
     different layouts stay separate (run one after the other)."""
     out = []
     for step in plan:
-        if step["op"] in ("residual", "sequence"):
-            step = {**step, "branch": _stack(step["branch"], arrays)}
-        elif step["op"] == "members":
+        step = _into_branches(step, _stack, arrays)
+        if step["op"] == "members":
             branches = step["branches"]
             first = _layout(branches[0], arrays)
             if all(_layout(b, arrays) == first for b in branches[1:]):
