@@ -2,7 +2,10 @@
 against ``model.predict`` measured in the same run. Goals: p99 < 1 ms for one transaction, ≥ 1M rows/s
 in batches of 4096 (on a 2-core CPU).
 
-    python benchmarks/fraud_latency.py [--width 32] [--members 1] [--repeats 2000] [--columns 30]
+    python benchmarks/fraud_latency.py [--width 24] [--members 6] [--repeats 2000] [--columns 30]
+
+The network defaults to the FraudClassifier default (``DEFAULT_BACKBONE``: 6 members of width 24);
+``--members 1 --width 32`` is the single network (preset ``resmlp_single_fraud``).
 
 ``--columns N``: a table in the public credit-card layout (``Time``, ``V1``…, ``Amount``: N numeric columns,
 no categorical; N = 30 is that table) instead of the simulator's 17 columns.
@@ -30,6 +33,7 @@ from domains.fraud import (  # noqa: E402
     time_split,
 )
 from domains.fraud import train as train_task  # noqa: E402
+from domains.fraud.fraud_classifier import DEFAULT_BACKBONE  # noqa: E402
 
 
 def percentiles(fn, repeats):
@@ -70,9 +74,10 @@ def creditcard_like(columns: int, rows: int = 20_000, seed: int = 0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--depth", type=int, default=2)
-    parser.add_argument("--members", type=int, default=1, help="an ensemble of this many networks (members=k)")
+    parser.add_argument("--width", type=int, default=DEFAULT_BACKBONE["width"])
+    parser.add_argument("--depth", type=int, default=DEFAULT_BACKBONE["depth"])
+    parser.add_argument("--members", type=int, default=DEFAULT_BACKBONE["members"],
+                        help="an ensemble of this many networks (members=k; 1: one network)")
     parser.add_argument("--repeats", type=int, default=2000)
     parser.add_argument("--columns", type=int, default=None, help="numeric columns of a credit-card-like table")
     parser.add_argument("--seconds", type=float, default=2.0, help="throughput measured over this long per engine")

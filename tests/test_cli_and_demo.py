@@ -46,11 +46,35 @@ def test_train_then_evaluate_a_users_table_from_a_config(tmp_path, capsys):
     from domains.fraud import infer_schema, split
 
     task = keras.saving.load_model(tmp_path / "run" / "model.keras", safe_mode=True)
+    assert task.backbone_options["members"] == 6  # the default model: the six-member ensemble
     table = pd.read_csv(tmp_path / "table.csv")
     test = split(table, schema=infer_schema(table, "tx_fraud"))[2]
     scores = task.predict(test)
     assert metrics["auprc"] == pytest.approx(average_precision_score(test["tx_fraud"], scores), abs=1e-12)
     assert metrics["roc_auc"] == pytest.approx(roc_auc_score(test["tx_fraud"], scores), abs=1e-12)
+
+
+@pytest.mark.parametrize("model", ["resmlp_fraud", "resmlp_single_fraud"])
+def test_the_fraud_job_trains_each_model_with_its_own_policy_unless_told(tmp_path, monkeypatch, model):
+    """epochs / batch_size / learning_rate left out of the config are not passed to ``train``, which then
+    takes the model's own policy (``fit_defaults``); given ones are passed as they are."""
+    import domains.fraud
+    from domains.fraud import FraudClassifier, add_behaviour_features, simulate_transactions
+    from domains.fraud.app import OPTIONS, run
+    from domains.fraud.evaluate import PRESET_OF
+
+    assert set(next(o for o in OPTIONS if o.name == "model").choices) <= set(PRESET_OF.values())
+    calls = []
+    monkeypatch.setattr(domains.fraud, "train", lambda task, *a, **options: calls.append((task, options)))
+    df = add_behaviour_features(simulate_transactions(40, 80, 30, seed=2))
+    df.to_csv(tmp_path / "t.csv", index=False)
+    job = {"table": str(tmp_path / "t.csv"), "target": "tx_fraud", "model": model, "compare": False}
+    run({**job, "run_dir": str(tmp_path / "a")})
+    run({**job, "run_dir": str(tmp_path / "b"), "epochs": 2, "batch_size": 64, "learning_rate": 1e-3})
+    (task, unset), (_, given) = calls
+    assert task.backbone_options == FraudClassifier.presets[model]["config"]["backbone_options"]
+    assert not {"epochs", "batch_size", "learning_rate"} & set(unset)
+    assert (given["epochs"], given["batch_size"], given["learning_rate"]) == (2, 64, 1e-3)
 
 
 def test_train_a_parquet_table_with_a_given_schema(tmp_path):
@@ -71,7 +95,7 @@ def test_train_a_parquet_table_with_a_given_schema(tmp_path):
     df["Class"] = ((df["V1"] + df["V2"] > 2.4) | (rng.random(n) < 0.003)).astype(int)
     df.to_parquet(tmp_path / "cards.parquet")
     config = {"run_dir": str(tmp_path / "run"), "table": str(tmp_path / "cards.parquet"),
-              "schema": CREDITCARD_SCHEMA.to_dict(), "epochs": 1}
+              "schema": CREDITCARD_SCHEMA.to_dict(), "epochs": 1, "model": "resmlp_single_fraud"}
     (tmp_path / "job.json").write_text(json.dumps(config))
     assert main(["train", "fraud", "--config", str(tmp_path / "job.json")]) == 0
     assert Schema.from_dict(json.loads((tmp_path / "run" / "schema.json").read_text())) == CREDITCARD_SCHEMA
@@ -79,6 +103,7 @@ def test_train_a_parquet_table_with_a_given_schema(tmp_path):
     import keras
 
     task = keras.saving.load_model(tmp_path / "run" / "model.keras", safe_mode=True)
+    assert task.backbone_options == {"width": 32, "depth": 2, "members": 1}  # the preset asked for
     test = df.sort_values("Time").iloc[round(0.8 * n):]
     assert metrics["prevalence"] == pytest.approx(test["Class"].mean())
     assert metrics["auprc"] == pytest.approx(average_precision_score(test["Class"], task.predict(test)), abs=1e-12)

@@ -76,16 +76,17 @@ def test_fraud_classifier(tmp_path):
     task = run_task_test(FraudClassifier, kwargs, data, x, expected_output_shape=(None, 1))
     task.save_to_preset(tmp_path / "preset")
     run_preset_test(FraudClassifier, tmp_path / "preset", x)
-    # The built-in preset is fitted to the user's table.
+    # The built-in presets are fitted to the user's table; the default one is the six-member ensemble.
     fitted = FraudClassifier.from_preset("resmlp_fraud", load_weights=False, data=df, target="label")
     assert fitted.schema.categorical == ["merchant"] and fitted.predict(df).shape == (256,)
+    assert fitted.backbone_options == template.backbone_options == {"width": 24, "depth": 2, "members": 6}
+    single = FraudClassifier.from_preset("resmlp_single_fraud", load_weights=False, data=df, target="label")
+    assert single.backbone_options == {"width": 32, "depth": 2, "members": 1} and single.predict(df).shape == (256,)
     # An ensemble backbone through the same base: it trains on 1-D labels (one loss per member), saves and
-    # reloads; the built-in preset is the six-member one.
+    # reloads.
     ensemble = run_task_test(FraudClassifier, {**kwargs, "backbone_options": {"width": 8, "depth": 1, "members": 3}},
                              data, x, expected_output_shape=(None, 1))
     assert tuple(ensemble(next(iter(x)), training=True).shape) == (64, 3)
-    fitted = FraudClassifier.from_preset("resmlp_ensemble_fraud", load_weights=False, data=df, target="label")
-    assert fitted.backbone_options["members"] == 6 and fitted.predict(df).shape == (256,)
     # The FT-Transformer backbone through the same base (train, .keras with safe_mode, preset).
     ft = run_task_test(FraudClassifier, {**kwargs, "backbone": "ft_transformer", "prior_beta": None,
                                          "backbone_options": {"d_token": 8, "depth": 1, "num_heads": 2}},

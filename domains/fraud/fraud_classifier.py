@@ -17,14 +17,15 @@ from restoolkit.layers import MemberMeanAUC
 from restoolkit.models import create
 from restoolkit.tasks import Task
 
-# Width 32 scores 2.9M rows/s at 30 columns with the NumPy scorer on 2 cores (2026-12-01); see
-# benchmarks/fraud_latency.py. Pass backbone_options={"width": 64, ...} for more capacity.
-DEFAULT_BACKBONE = {"width": 32, "depth": 2}
-# Seed ensembling (restoolkit.layers.ensemble): over 10 seeds on the simulated bank, 6 members of width 24
-# trained with the ensemble policy in fit_defaults (last epoch) had AUPRC 0.683 ± 0.003, all within 0.008,
-# where one width-32 network (best validation epoch) had 0.678 ± 0.010 (benchmarks/RESULTS.md); NumPy
-# scoring 1.04M rows/s at 30 columns (one network: 2.87M).
-ENSEMBLE_BACKBONE = {"width": 24, "depth": 2, "members": 6}
+# The default network: seed ensembling (restoolkit.layers.ensemble) — 6 residual MLPs of width 24 in one
+# model, each trained on its own loss, probabilities averaged, last epoch, with the ensemble policy in
+# fit_defaults. Over 10 seeds on the simulated bank: AUPRC 0.683 ± 0.003, all within 0.008, where one
+# width-32 network (best validation epoch) had 0.678 ± 0.010 and five-seed spreads of 0.02–0.03
+# (benchmarks/RESULTS.md). NumPy scoring: 1.04M rows/s at 30 columns (benchmarks/fraud_latency.py).
+DEFAULT_BACKBONE = {"width": 24, "depth": 2, "members": 6}
+# One network (preset resmlp_single_fraud): the fastest scorer (2.87M rows/s at 30 columns), a seed
+# spread of 0.02–0.03.
+SINGLE_BACKBONE = {"width": 32, "depth": 2, "members": 1}
 # Defaults per backbone family: the MLPs' width / depth above; the FT-Transformer's own (d_token 32, 2 blocks).
 BACKBONE_DEFAULTS = {"resmlp": DEFAULT_BACKBONE, "plain_resmlp": DEFAULT_BACKBONE, "mlp": DEFAULT_BACKBONE}
 TRANSFORMER_BACKBONES = ("ft_transformer", "plain_ft_transformer")
@@ -46,28 +47,31 @@ class FraudClassifier(Task):
             ``ft_transformer`` (the FT-Transformer), ``plain_ft_transformer``.
         schema: the :class:`Schema` (or its dict) of the tables ``predict`` and ``train`` take.
         backbone_options: ``width``, ``depth``, ``hidden_dropout``, ``members``… of the registry entry
-            (default for the MLPs: width 32, depth 2; the FT-Transformer: its registry defaults).
-            ``members=k`` (MLPs) is an ensemble of k networks in one model: the ``resmlp_ensemble_fraud``
-            preset, for a steadier AUPRC from one retraining to the next at about 3× the scoring cost
-            (NumPy scorer: 1.04M rows/s at 30 columns, one network 2.87M).
+            over the defaults (the MLPs: ``DEFAULT_BACKBONE``, an ensemble of 6 networks of width 24 and
+            depth 2 — the seed-stable choice; the FT-Transformer: its registry defaults). ``{"members": 1,
+            "width": 32}`` (``SINGLE_BACKBONE``, preset ``resmlp_single_fraud``) is one network: about 3×
+            faster to score (NumPy scorer: 2.87M rows/s at 30 columns, the ensemble 1.04M) and to train,
+            with a seed spread of 0.02–0.03 instead of about 0.01.
         prior_beta: the share of negatives kept when training on undersampled data: probabilities are
             corrected back to the true prior at inference (Dal Pozzolo et al. 2015).
 
-    Default training policy (:meth:`fit_defaults`): AdamW, learning rate 3e-3, weight decay 1e-5, cosine
-    decay, 15 epochs, batches of 512 (a measured comparison, see ``DEFAULT_ENCODER``); an ensemble
-    (``members`` > 1) batches of 4096 at 6e-3 for 30 epochs; the FT-Transformer backbones 30 epochs at 1e-3.
+    Default training policy (:meth:`fit_defaults`): AdamW, weight decay 1e-5, cosine decay; an ensemble
+    (``members`` > 1, the default) batches of 4096 at 6e-3 for 30 epochs; one network batches of 512 at
+    3e-3 for 15 epochs (a measured comparison, see ``DEFAULT_ENCODER``); the FT-Transformer backbones 30
+    epochs at 1e-3.
     """
 
     presets = {
         "resmlp_fraud": {
-            "description": "residual MLP (width 32, depth 2) with standard scaling: fitted to your table",
+            "description": "the default: 6 residual MLPs (width 24, depth 2), each trained on its own loss, "
+                           "probabilities averaged, batches of 4096, standard scaling — seed-stable (AUPRC sd "
+                           "over 10 seeds 0.003 on the simulated bank): fitted to your table",
             "config": {"backbone": "resmlp", "backbone_options": DEFAULT_BACKBONE, "encoder_options": DEFAULT_ENCODER},
         },
-        "resmlp_ensemble_fraud": {
-            "description": "6 residual MLPs (width 24, depth 2), each trained on its own loss, probabilities "
-                           "averaged, batches of 4096: the seed-stable choice (AUPRC sd over 10 seeds 0.003 vs "
-                           "0.010 on the simulated bank), about 3× the scoring cost",
-            "config": {"backbone": "resmlp", "backbone_options": ENSEMBLE_BACKBONE, "encoder_options": DEFAULT_ENCODER},
+        "resmlp_single_fraud": {
+            "description": "one residual MLP (width 32, depth 2), best validation epoch: about 3× faster to train "
+                           "and score, seed spread 0.02–0.03: fitted to your table",
+            "config": {"backbone": "resmlp", "backbone_options": SINGLE_BACKBONE, "encoder_options": DEFAULT_ENCODER},
         },
         "ft_transformer_fraud": {
             "description": "FT-Transformer (d_token 32, 2 blocks, 4 heads) with standard scaling: fitted to your table",

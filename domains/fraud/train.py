@@ -48,16 +48,15 @@ def train(task, train: pd.DataFrame, validation: pd.DataFrame | None = None, *, 
             ``prior_beta`` so its inference probabilities are corrected back to the true prior.
         **fit_options: :func:`restoolkit.training.fit` options over the task's defaults.
 
-    With a ``validation`` table a single network returns the weights of the epoch with the best validation
-    AUPRC (``monitor="val_auc"``, ``restore_best=True``; pass either to change it), an ensemble backbone
-    (``backbone_options={"members": k}``) those of its last epoch. Measured over 10 seeds on the simulated
-    bank (``benchmarks/RESULTS.md``): one network, last epoch 0.671 ± 0.012, best epoch 0.678 ± 0.010;
-    6 members of width 24, last epoch 0.677 ± 0.004, best epoch 0.681 ± 0.008 (choosing an epoch on a
-    noisy validation curve adds spread to an ensemble's settled last epoch). A moving average of the
-    weights (``ema_momentum=0.99``) changed nothing (0.639 ± 0.045, 5 seeds). With its own policy
-    (:meth:`FraudClassifier.fit_defaults`: batches of 4096 at 6e-3, 30 epochs) the ensemble's last epoch
-    measured 0.683 ± 0.003 over 10 seeds, all within 0.008 (``benchmarks/fraud_compare.py``, 5 seeds in
-    another process: 0.681 ± 0.004, spread 0.011).
+    With a ``validation`` table an ensemble backbone (the default, ``members`` > 1) returns the weights of
+    its last epoch, a single network (``resmlp_single_fraud``) those of the epoch with the best validation
+    AUPRC (``monitor="val_auc"``, ``restore_best=True``; pass either to change it). Measured over 10 seeds
+    on the simulated bank (``benchmarks/RESULTS.md``): one network, last epoch 0.671 ± 0.012, best epoch
+    0.678 ± 0.010; 6 members of width 24 at the single network's batches of 512, last epoch 0.677 ± 0.004,
+    best epoch 0.681 ± 0.008 (choosing an epoch on a noisy validation curve adds spread to an ensemble's
+    settled last epoch); with the ensemble's own policy (:meth:`FraudClassifier.fit_defaults`: batches of
+    4096 at 6e-3, 30 epochs) 0.683 ± 0.003, all ten within 0.008. A moving average of the weights
+    (``ema_momentum=0.99``) did not steady one network (0.639 ± 0.045, 5 seeds).
     """
     import keras
 

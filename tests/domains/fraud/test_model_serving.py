@@ -68,7 +68,8 @@ def test_model_round_trips_with_safe_mode(split, tmp_path):
     np.testing.assert_allclose(predict_scores(model, test.head(64), SIMULATED_SCHEMA), before, atol=1e-7)
     model.save(tmp_path / "fraud.keras")
     again = keras.saving.load_model(tmp_path / "fraud.keras", safe_mode=True)
-    assert again.schema == SIMULATED_SCHEMA and again.backbone_options == {"width": 16, "depth": 1}
+    # the options given over the default ones (an ensemble of six)
+    assert again.schema == SIMULATED_SCHEMA and again.backbone_options == {"width": 16, "depth": 1, "members": 6}
     np.testing.assert_allclose(again.predict(test.head(64)), before, atol=1e-6)
 
 
@@ -90,7 +91,7 @@ def test_undersampling_correction_recovers_the_prior():
 @pytest.fixture(scope="module")
 def trained(split, tmp_path_factory):
     table, _ = split
-    model = FraudClassifier.from_table(table, SIMULATED_SCHEMA, backbone_options={"width": 32, "depth": 2})
+    model = FraudClassifier.from_table(table, SIMULATED_SCHEMA)  # the default: an ensemble of six
     result = train(model, table, run_dir=tmp_path_factory.mktemp("run"), epochs=3, verbose=0, loss="focal",
                    class_weight="balanced")
     return model, result
