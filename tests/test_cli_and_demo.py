@@ -174,6 +174,8 @@ def test_fraud_benchmarks_run(capsys):
 
     table = fraud_compare.main(["--seeds", "1", "--customers", "60", "--models", "resmlp,logistic_regression"])
     assert list(table.index) == ["resmlp (ours)", "logistic regression"]
+    table = fraud_compare.main(["--creditcard-layout", "20000", "--models", "logistic_regression"])
+    assert table.loc["logistic regression", "prevalence"] == pytest.approx(0.003, rel=0.3)
     fraud_latency.main(["--columns", "30", "--repeats", "20", "--seconds", "0.05"])
     out = capsys.readouterr().out
     assert "| Scorer, NumPy engine |" in out and "# fraud scoring, 30 columns" in out

@@ -21,9 +21,9 @@ from restoolkit.tasks import Task
 # model, each trained on its own loss, probabilities averaged, last epoch, with the ensemble policy in
 # fit_defaults. Over 10 seeds on the simulated bank: AUPRC 0.683 ± 0.003, all within 0.008, where one
 # width-32 network (best validation epoch) had 0.678 ± 0.010 and five-seed spreads of 0.02–0.03
-# (benchmarks/RESULTS.md). NumPy scoring: 1.04M rows/s at 30 columns (benchmarks/fraud_latency.py).
+# (benchmarks/RESULTS.md). NumPy scoring: 0.88–1.04M rows/s at 30 columns (benchmarks/fraud_latency.py).
 DEFAULT_BACKBONE = {"width": 24, "depth": 2, "members": 6}
-# One network (preset resmlp_single_fraud): the fastest scorer (2.87M rows/s at 30 columns), a seed
+# One network (preset resmlp_single_fraud): the fastest scorer (2.7–2.9M rows/s at 30 columns), a seed
 # spread of 0.02–0.03.
 SINGLE_BACKBONE = {"width": 32, "depth": 2, "members": 1}
 # Defaults per backbone family: the MLPs' width / depth above; the FT-Transformer's own (d_token 32, 2 blocks).
@@ -50,7 +50,7 @@ class FraudClassifier(Task):
             over the defaults (the MLPs: ``DEFAULT_BACKBONE``, an ensemble of 6 networks of width 24 and
             depth 2 — the seed-stable choice; the FT-Transformer: its registry defaults). ``{"members": 1,
             "width": 32}`` (``SINGLE_BACKBONE``, preset ``resmlp_single_fraud``) is one network: about 3×
-            faster to score (NumPy scorer: 2.87M rows/s at 30 columns, the ensemble 1.04M) and to train,
+            faster to score (NumPy scorer: 2.7–2.9M rows/s at 30 columns, the ensemble 0.88–1.04M) and to train,
             with a seed spread of 0.02–0.03 instead of about 0.01.
         prior_beta: the share of negatives kept when training on undersampled data: probabilities are
             corrected back to the true prior at inference (Dal Pozzolo et al. 2015).
