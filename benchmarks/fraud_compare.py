@@ -51,7 +51,8 @@ def creditcard_layout(rows: int, seed: int = 0):
     df = pd.DataFrame(v, columns=[f"V{i}" for i in range(1, 29)])
     df.insert(0, "Time", np.sort(rng.uniform(0, 172_800, rows)))
     df["Amount"] = amount.round(2)
-    df["Class"] = np.isin(np.arange(rows), fraud).astype(int)
+    df["Class"] = 0
+    df.loc[fraud, "Class"] = 1
     return df
 
 

@@ -65,7 +65,7 @@ def train(task, train: pd.DataFrame, validation: pd.DataFrame | None = None, *, 
         raise ConfigError("the task has no schema with a target column: build it with FraudClassifier.from_table")
     seed = fit_options.get("seed", 0)
     if batch_size is None:
-        batch_size = task.fit_defaults().get("batch_size", 512)
+        batch_size = task.fit_defaults()["batch_size"]
     train = schema.validate(train, where="train")
     if validation is not None:
         validation = schema.validate(validation, where="validation")
