@@ -176,6 +176,10 @@ def test_fraud_benchmarks_run(capsys):
     assert list(table.index) == ["resmlp (ours)", "logistic regression"]
     table = fraud_compare.main(["--creditcard-layout", "20000", "--models", "logistic_regression"])
     assert table.loc["logistic regression", "prevalence"] == pytest.approx(0.003, rel=0.3)
+    with_time = fraud_compare.main(["--creditcard-layout", "20000", "--models", "logistic_regression",
+                                    "--time-as-feature"])
+    assert "'Time' also a feature" in capsys.readouterr().out
+    assert with_time.loc["logistic regression", "auprc"] != table.loc["logistic regression", "auprc"]
     fraud_latency.main(["--columns", "30", "--repeats", "20", "--seconds", "0.05"])
     out = capsys.readouterr().out
     assert "| Scorer, NumPy engine |" in out and "# fraud scoring, 30 columns" in out

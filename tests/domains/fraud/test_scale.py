@@ -110,4 +110,4 @@ def test_streamed_windows_read_numeric_times_in_the_schemas_unit(tmp_path):
                                     start=first, end=first + 1, batch_rows=300, shard=(0, 1)))
     want, _ = time_split(df, schema, train_days=1, delay_days=0, test_days=1)
     assert 0.3 * n < len(got) == len(want) < 0.7 * n
-    np.testing.assert_array_equal(np.sort(got["Time"].to_numpy()), np.sort(want["Time"].to_numpy("float32")))
+    np.testing.assert_array_equal(np.sort(got["Time"].to_numpy()), np.sort(want["Time"].to_numpy()))
