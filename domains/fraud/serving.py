@@ -455,6 +455,9 @@ class Scorer:
             stem.update(w=widen(stem["w"], 0.0), b=widen(stem["b"], 1.0), missing=widen(stem["missing"], 0.0),
                         lookups={c: widen(t, 0.0) for c, t in stem["lookups"].items()},
                         members=(k, width + 1), rest=homogeneous)
+        # The bias as the kernel's last row, the raw columns with a column of ones: adding a (width,) bias
+        # to the (batch, width) product was a pass over it (0.13 of 4.6 ms per 4096 rows, 6 × 24).
+        stem["w"] = np.concatenate([stem["w"], stem.pop("b")[None]], 0)
         return stem
 
     def _forward(self, numeric, cats):
@@ -462,9 +465,11 @@ class Scorer:
         if stem is None:
             return _run(self._plan, self._encode(numeric, cats), self.arrays)
         nan = np.isnan(numeric)
-        x = np.where(nan, self._median, numeric) if nan.any() else numeric
-        h = x.astype("float32") @ stem["w"]
-        h += stem["b"]
+        n = numeric.shape[1]
+        x = np.empty((len(numeric), n + 1), "float32", order="F")  # numeric arrives column-major (_frame)
+        x[:, :n] = np.where(nan, self._median, numeric) if nan.any() else numeric
+        x[:, n] = 1.0  # times the kernel's last row: the bias
+        h = x @ stem["w"]
         if self._missing:
             h += nan[:, self._missing].astype("float32") @ stem["missing"]
         for c in self.categorical:
