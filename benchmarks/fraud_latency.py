@@ -2,10 +2,11 @@
 against ``model.predict`` measured in the same run. Goals: p99 < 1 ms for one transaction, ≥ 1M rows/s
 in batches of 4096 (on a 2-core CPU).
 
-    python benchmarks/fraud_latency.py [--width 24] [--members 6] [--repeats 2000] [--columns 30]
+    python benchmarks/fraud_latency.py [--width 24] [--hidden-factor 1] [--members 6] [--repeats 2000] [--columns 30]
 
-The network defaults to the FraudClassifier default (``DEFAULT_BACKBONE``: 6 members of width 24);
-``--members 1 --width 32`` is the single network (preset ``resmlp_single_fraud``).
+The network defaults to the FraudClassifier default (``DEFAULT_BACKBONE``: 6 members of width 24, blocks
+as wide inside); ``--members 1 --width 32 --hidden-factor 2`` is the single network (preset
+``resmlp_single_fraud``).
 
 ``--columns N``: a table in the public credit-card layout (``Time``, ``V1``…, ``Amount``: N numeric columns,
 no categorical; N = 30 is that table) instead of the simulator's 17 columns.
@@ -76,6 +77,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--width", type=int, default=DEFAULT_BACKBONE["width"])
     parser.add_argument("--depth", type=int, default=DEFAULT_BACKBONE["depth"])
+    parser.add_argument("--hidden-factor", type=float, default=DEFAULT_BACKBONE.get("hidden_factor", 2.0),
+                        help="each residual block's inner width, in multiples of --width")
     parser.add_argument("--members", type=int, default=DEFAULT_BACKBONE["members"],
                         help="an ensemble of this many networks (members=k; 1: one network)")
     parser.add_argument("--repeats", type=int, default=2000)
@@ -88,8 +91,8 @@ def main(argv=None):
         schema = SIMULATED_SCHEMA
         df = add_behaviour_features(simulate_transactions(300, 600, 60, seed=0))
         train, test = time_split(df, schema, train_days=35, delay_days=7, test_days=14)
-    model = FraudClassifier.from_table(train, schema, backbone_options={"width": args.width, "depth": args.depth,
-                                                                        "members": args.members})
+    options = {"width": args.width, "depth": args.depth, "hidden_factor": args.hidden_factor, "members": args.members}
+    model = FraudClassifier.from_table(train, schema, backbone_options=options)
     scratch = tempfile.TemporaryDirectory()  # removed when main returns
     train_task(model, train, run_dir=Path(scratch.name) / "run", epochs=1, verbose=0)
     folder = export_scorer(model, Path(scratch.name) / "scorer", schema)
@@ -101,7 +104,7 @@ def main(argv=None):
     one = test.head(1)
     batch = test.sample(4096, replace=True, random_state=0)
     print(f"# fraud scoring, {len(schema.features)} columns, resmlp width {args.width} depth {args.depth} "
-          f"members {args.members} "
+          f"hidden factor {args.hidden_factor:g} members {args.members} "
           f"({model.count_params():,} parameters); "
           f"{platform.machine()}, {os.cpu_count()} cores")
     print("| engine | one transaction p50 µs | p99 µs | rows/s, batches of 4096 |\n|---|---|---|---|")

@@ -197,9 +197,9 @@ pd.DataFrame(rows)"""),
     ],
     "04_fraud_detection.ipynb": [
         ("md", "# Fraud: residual MLPs vs gradient boosting, honestly evaluated, served in microseconds\n\n"
-               "The default `FraudClassifier` is an ensemble of six residual MLPs trained in one model (AUPRC sd "
-               "about 0.003 over seeds on the simulated bank; not as steady on every table, see "
-               "`benchmarks/RESULTS.md`); `resmlp_single_fraud` is one network, 3× faster to train and score."),
+               "The default `FraudClassifier` is an ensemble of six residual MLPs trained in one model (five-seed "
+               "AUPRC spread 0.004 on the simulated bank, 0.010 on a credit-card-layout table, see "
+               "`benchmarks/RESULTS.md`); `resmlp_single_fraud` is one network, about 2.5× faster to score."),
         ("code", SETUP),
         ("code", """import tempfile, time
 from pathlib import Path

@@ -103,7 +103,7 @@ def test_train_a_parquet_table_with_a_given_schema(tmp_path):
     import keras
 
     task = keras.saving.load_model(tmp_path / "run" / "model.keras", safe_mode=True)
-    assert task.backbone_options == {"width": 32, "depth": 2, "members": 1}  # the preset asked for
+    assert task.backbone_options == {"width": 32, "depth": 2, "hidden_factor": 2.0, "members": 1}  # the preset
     test = df.sort_values("Time").iloc[round(0.8 * n):]
     assert metrics["prevalence"] == pytest.approx(test["Class"].mean())
     assert metrics["auprc"] == pytest.approx(average_precision_score(test["Class"], task.predict(test)), abs=1e-12)

@@ -79,9 +79,13 @@ def test_fraud_classifier(tmp_path):
     # The built-in presets are fitted to the user's table; the default one is the six-member ensemble.
     fitted = FraudClassifier.from_preset("resmlp_fraud", load_weights=False, data=df, target="label")
     assert fitted.schema.categorical == ["merchant"] and fitted.predict(df).shape == (256,)
-    assert fitted.backbone_options == template.backbone_options == {"width": 24, "depth": 2, "members": 6}
+    assert fitted.backbone_options == template.backbone_options == {"width": 24, "depth": 2, "hidden_factor": 1.0,
+                                                                    "members": 6}
+    kernels = [tuple(w.shape) for w in fitted.weights if w.path.endswith("kernel")]
+    assert kernels.count((24, 24)) == 6 * 2 * 2 and (24, 48) not in kernels  # blocks as wide inside as outside
     single = FraudClassifier.from_preset("resmlp_single_fraud", load_weights=False, data=df, target="label")
-    assert single.backbone_options == {"width": 32, "depth": 2, "members": 1} and single.predict(df).shape == (256,)
+    assert single.backbone_options == {"width": 32, "depth": 2, "hidden_factor": 2.0, "members": 1}
+    assert single.predict(df).shape == (256,)
     # An ensemble backbone through the same base: it trains on 1-D labels (one loss per member), saves and
     # reloads.
     ensemble = run_task_test(FraudClassifier, {**kwargs, "backbone_options": {"width": 8, "depth": 1, "members": 3}},

@@ -69,7 +69,8 @@ def test_model_round_trips_with_safe_mode(split, tmp_path):
     model.save(tmp_path / "fraud.keras")
     again = keras.saving.load_model(tmp_path / "fraud.keras", safe_mode=True)
     # the options given over the default ones (an ensemble of six)
-    assert again.schema == SIMULATED_SCHEMA and again.backbone_options == {"width": 16, "depth": 1, "members": 6}
+    assert again.schema == SIMULATED_SCHEMA and again.backbone_options == {"width": 16, "depth": 1,
+                                                                            "hidden_factor": 1.0, "members": 6}
     np.testing.assert_allclose(again.predict(test.head(64)), before, atol=1e-6)
 
 
