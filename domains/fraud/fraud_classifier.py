@@ -22,7 +22,7 @@ from restoolkit.tasks import Task
 # fit_defaults. Its blocks are as wide inside as outside (hidden_factor 1; the paper's 2 doubles their
 # cost): five-seed AUPRC 0.677, spread 0.004 on the simulated bank (blocks twice as wide: 0.683, 0.004)
 # and 0.837, spread 0.010 on the credit-card-layout table (0.844, 0.007), where one width-32 network
-# had spreads of 0.02–0.03; NumPy scoring at 30 columns ~1.15M rows/s against ~0.87M
+# had spreads of 0.02–0.03; NumPy scoring at 30 columns 1.1–1.4M rows/s against 0.83–0.90M
 # (benchmarks/RESULTS.md, benchmarks/fraud_latency.py).
 DEFAULT_BACKBONE = {"width": 24, "depth": 2, "hidden_factor": 1.0, "members": 6}
 # One network (preset resmlp_single_fraud): the fastest scorer (2.7–2.9M rows/s at 30 columns), a seed
@@ -54,7 +54,7 @@ class FraudClassifier(Task):
             width 24, depth 2, blocks as wide inside — the seed-stable choice; the FT-Transformer: its
             registry defaults). ``SINGLE_BACKBONE`` (``{"width": 32, "depth": 2, "hidden_factor": 2.0,
             "members": 1}``, preset ``resmlp_single_fraud``) is one network: about 2.5× faster to score
-            (NumPy scorer: 2.7–2.9M rows/s at 30 columns, the ensemble about 1.1M) and faster to train, with
+            (NumPy scorer: 2.7–2.9M rows/s at 30 columns, the ensemble 1.1–1.4M) and faster to train, with
             a seed spread of 0.02–0.03 instead of about 0.01.
         prior_beta: the share of negatives kept when training on undersampled data: probabilities are
             corrected back to the true prior at inference (Dal Pozzolo et al. 2015).
